@@ -1,0 +1,35 @@
+"""AudioLasso: separate any sound from audio or video by describing it in plain language.
+
+    from lasso import Separator
+    sep = Separator.from_pretrained()
+    res = sep.separate(audio, sample_rate, prompt="dog barking")
+    res.target, res.residual, res.sample_rate
+"""
+
+from lasso.config import InferenceConfig, ModelConfig
+from lasso.errors import (
+    AudioError,
+    LassoError,
+    ModelLoadError,
+    OptionError,
+    PromptError,
+    TooLongError,
+    UnsupportedFormatError,
+)
+from lasso.separator import SeparationResult, Separator
+from lasso.spans import Span
+
+__all__ = [
+    "AudioError",
+    "InferenceConfig",
+    "LassoError",
+    "ModelConfig",
+    "ModelLoadError",
+    "OptionError",
+    "PromptError",
+    "SeparationResult",
+    "Separator",
+    "Span",
+    "TooLongError",
+    "UnsupportedFormatError",
+]

@@ -1,0 +1,48 @@
+"""Configuration dataclasses: the only inputs of the model and of inference.
+
+`ModelConfig` is stored inside every checkpoint so that a checkpoint rebuilds its model without Hydra;
+`InferenceConfig` holds the per-call defaults that the API spec names (and that `configs/infer` may override).
+"""
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    sample_rate: int = 16000  # Hz; inputs at any other rate are resampled to this for mask estimation
+    n_fft: int = 512  # STFT window (samples at sample_rate): 32 ms at 16 kHz
+    hop: int = 128  # STFT hop (samples): 8 ms frames
+    channels: int = 256  # width of the temporal network
+    hidden: int = 512  # width inside each residual block
+    blocks: int = 12  # residual temporal-conv blocks
+    dilation_cycle: int = 6  # dilations 1, 2, 4, ... 2**(cycle-1), then repeat
+    time_stride: int = 2  # frames pooled before the temporal network (speed), restored after
+    text_encoder: str = "minilm"  # key of lasso.models.text_encoder.ENCODERS
+    text_dim: int = 384  # embedding size of that encoder
+    span_states: int = 3  # per-frame span input: 0 unknown, 1 target present, 2 target absent
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        """Build from a dict, ignoring keys this version does not know (older/newer checkpoints)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+ACCELERATION_PRESETS = ("fast", "balanced", "quality")
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """Defaults of `Separator.separate`; they match the API's `AudioSeparateInput` defaults."""
+
+    acceleration: str = "balanced"  # fast | balanced | quality
+    reranking_candidates: int = 1  # 1..8
+    predict_spans: bool = False
+    max_chunk_duration: float = 60.0  # seconds per chunk for long audio
+    chunk_overlap: float = 5.0  # seconds of crossfade between chunks
+    max_duration: float = 4 * 3600.0  # seconds; longer inputs are refused (TooLongError)
+    extra: dict[str, Any] = field(default_factory=dict)

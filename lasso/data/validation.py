@@ -1,0 +1,103 @@
+"""A fixed, seeded validation set of 2-source mixtures, written once to disk and reused by every run.
+
+Scores are only comparable across runs if every run sees the same mixtures, so the set is written as wav files
+with an index and rebuilt only when its parameters or the underlying validation clips change. Prompts are bare
+labels ("dog", "rain"), like the ESC-50-style benchmark the model is scored on; 1/3 of the items are at 0 dB,
+the subset behind the headline SDRi.
+"""
+
+import csv
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from lasso.data.corpus import SHARED_ORIGIN, Corpus
+from lasso.data.mixtures import MixtureSampler
+
+SNR_CYCLE = (0.0, 0.0, -10.0, -5.0, 5.0, 10.0)
+ABSENT_EVERY = 12  # every 12th item is an absent query (~8%)
+_FIELDS = ("id", "prompt", "label", "interferer_label", "snr_db", "absent", "activity_hop")
+
+
+@dataclass
+class ValItem:
+    """One validation mixture; `snr_db` is nan and `target` silent for absent queries."""
+
+    id: str
+    mixture: np.ndarray  # float32 [T]
+    target: np.ndarray  # float32 [T]
+    sample_rate: int
+    prompt: str
+    label: str
+    interferer_label: str
+    snr_db: float
+    absent: bool
+    activity: np.ndarray  # bool [T // activity_hop]
+
+
+def _params(corpus: Corpus, n: int, segment_seconds: float, seed: int, activity_hop: int) -> dict:
+    clips = corpus.clips("val", origin=SHARED_ORIGIN)
+    fingerprint = hashlib.md5("\n".join(f"{c.path},{c.label},{c.length}" for c in clips).encode()).hexdigest()
+    return {"n": n, "segment_seconds": segment_seconds, "seed": seed, "activity_hop": activity_hop,
+            "sample_rate": corpus.sample_rate, "snr_cycle": list(SNR_CYCLE), "absent_every": ABSENT_EVERY,
+            "val_clips_md5": fingerprint}
+
+
+def write_validation_set(
+    corpus: Corpus,
+    out_dir: str | Path,
+    *,
+    n: int = 300,
+    segment_seconds: float = 5.0,
+    seed: int = 1234,
+    activity_hop: int = 128,
+) -> Path:
+    """Write `n` fixed mixtures from the val split to `out_dir` and return it; a no-op when already written.
+
+    Only clips from the shared data folder (origin "shared") are used, never extra (Debian) manifests, so adding
+    training sources cannot change the set and old scores stay comparable. SNRs cycle through `SNR_CYCLE`.
+    """
+    out = Path(out_dir)
+    params = _params(corpus, n, segment_seconds, seed, activity_hop)
+    params_path = out / "params.json"
+    if params_path.exists() and json.loads(params_path.read_text()) == params and (out / "index.csv").exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    sampler = MixtureSampler(corpus, "val", segment_seconds=segment_seconds, num_sources=(2, 2),
+                             activity_hop=activity_hop, origin=SHARED_ORIGIN)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        absent = i % ABSENT_EVERY == ABSENT_EVERY - 1
+        m = sampler.sample(rng, snr_db=SNR_CYCLE[i % len(SNR_CYCLE)], absent=absent)
+        item_id = f"{i:04d}"
+        sf.write(out / f"{item_id}_mix.wav", m.mixture, corpus.sample_rate, subtype="FLOAT")
+        sf.write(out / f"{item_id}_target.wav", m.target, corpus.sample_rate, subtype="FLOAT")
+        np.save(out / f"{item_id}_activity.npy", m.activity)
+        rows.append({"id": item_id, "prompt": m.label, "label": m.label, "interferer_label": "; ".join(m.interferer_labels),
+                     "snr_db": m.snr_db, "absent": int(m.absent), "activity_hop": activity_hop})
+    with (out / "index.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    params_path.write_text(json.dumps(params, indent=2))
+    return out
+
+
+def load_validation_set(out_dir: str | Path) -> list[ValItem]:
+    """Read a set written by `write_validation_set`, in index order."""
+    root = Path(out_dir)
+    items = []
+    with (root / "index.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            mix, sr = sf.read(root / f"{row['id']}_mix.wav", dtype="float32")
+            target, _ = sf.read(root / f"{row['id']}_target.wav", dtype="float32")
+            snr = float(row["snr_db"]) if row["snr_db"] not in ("", "nan") else math.nan
+            items.append(ValItem(row["id"], mix, target, sr, row["prompt"], row["label"], row["interferer_label"],
+                                 snr, bool(int(row["absent"])), np.load(root / f"{row['id']}_activity.npy")))
+    return items

@@ -1,0 +1,1 @@
+"""Neural parts: the text encoders and the separation network."""

@@ -1,0 +1,80 @@
+"""Span prompts: where the target sound is (include) or is not (exclude), in seconds.
+
+The model sees spans as a per-frame state (unknown / present / absent). Excluded intervals are also enforced on
+the output: the target is silent there, so that audio ends up in the residual.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from lasso.errors import OptionError
+
+UNKNOWN, PRESENT, ABSENT = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Span:
+    start: float  # seconds
+    end: float  # seconds
+    include: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_spans(spans: Iterable[Span | Mapping] | None, duration: float) -> list[Span]:
+    """Validate user spans against the audio's duration; raise OptionError(param="spans") with a clear reason."""
+    out: list[Span] = []
+    for i, s in enumerate(spans or []):
+        try:
+            span = s if isinstance(s, Span) else Span(float(s["start"]), float(s["end"]), bool(s.get("include", True)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise OptionError(f"spans[{i}] needs numeric start and end (seconds) and a boolean include",
+                              param="spans") from exc
+        if not (np.isfinite(span.start) and np.isfinite(span.end)):
+            raise OptionError(f"spans[{i}] has a non-finite time", param="spans")
+        if span.start < 0 or span.end <= span.start:
+            raise OptionError(f"spans[{i}]: need 0 <= start < end, got {span.start}..{span.end}", param="spans")
+        if span.start >= duration:
+            raise OptionError(f"spans[{i}] starts at {span.start:.2f} s, after the end of the audio "
+                              f"({duration:.2f} s)", param="spans")
+        out.append(span)
+    out.sort(key=lambda s: s.start)
+    for a in out:
+        for b in out:
+            if a is not b and a.include != b.include and a.start < b.end and b.start < a.end:
+                raise OptionError(f"spans {a.start}-{a.end} (include={a.include}) and {b.start}-{b.end} "
+                                  f"(include={b.include}) overlap but contradict each other", param="spans")
+    return out
+
+
+def span_states(spans: list[Span], num_frames: int, hop_seconds: float, offset: float = 0.0) -> torch.Tensor:
+    """Per-frame model input [num_frames] (long): PRESENT inside include spans, ABSENT inside exclude spans.
+
+    When any include span is given, frames outside every span count as ABSENT too: the user has said where the
+    target is. With only exclude spans, the rest stays UNKNOWN.
+    """
+    times = offset + np.arange(num_frames) * hop_seconds
+    has_include = any(s.include for s in spans)
+    states = np.full(num_frames, ABSENT if has_include else UNKNOWN, dtype=np.int64)
+    for s in spans:
+        states[(times >= s.start) & (times < s.end)] = PRESENT if s.include else ABSENT
+    return torch.from_numpy(states)
+
+
+def exclusion_gain(spans: list[Span], num_samples: int, sample_rate: int, offset: float = 0.0,
+                   fade: float = 0.01) -> np.ndarray | None:
+    """Gain [num_samples] that silences the target inside exclude spans (10 ms fades); None when there are none."""
+    excluded = [s for s in spans if not s.include]
+    if not excluded:
+        return None
+    t = offset + np.arange(num_samples) / sample_rate
+    gain = np.ones(num_samples, dtype=np.float32)
+    for s in excluded:
+        # 1 outside, 0 inside, linear ramps of `fade` seconds just inside the interval
+        inside = np.clip(np.minimum(t - s.start, s.end - t) / fade, 0.0, 1.0)
+        gain = np.minimum(gain, 1.0 - inside)
+    return gain
