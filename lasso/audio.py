@@ -69,7 +69,7 @@ def _probe_audio(path: Path) -> tuple[int, int]:
             parts = [p.strip() for p in line.split("Audio:", 1)[1].split(",")]
             sr = next(int(p.split()[0]) for p in parts if p.endswith("Hz"))
             layout = parts[2] if len(parts) > 2 else "mono"
-            channels = {"mono": 1, "stereo": 2}.get(layout.split("(")[0], None)
+            channels = {"mono": 1, "stereo": 2}.get(layout.split("(")[0])
             if channels is None:
                 channels = int(layout.split()[0]) if layout.split()[0].isdigit() else 2
             return sr, channels

@@ -8,6 +8,10 @@ numbers, pitch names or variant words ("high", "loop", "short") that no one woul
 
 import re
 
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
 # Glued or misspelled Berklee file-name words, rewritten to what a user would type.
 _FIXES = {
     "analogsynth": "analog synth", "longsynth": "synth", "shortsynth": "synth", "synthdrone": "synth drone",
@@ -58,25 +62,25 @@ _FIXES = {
     "aluminumhit": "aluminum hit", "shortscrape": "scrape", "bul": "bull", "hh": "hi-hat", "this": "", "is": "",
 }
 # Pitch, take and variant words: users never type them and they split one sound into fake classes.
-_DROP = set(
+_DROP = _wordset(
     "high higher highmid low lower lowmid mid note notes loop loops fx short long plural version take alt var "
     "loud soft med medium clipped fast slow wtf supposedly perhaps maybe someone misc random strange sound sounds "
     "sample multi layered octave octaves glissando tritones thirds fifths minor major phrase scale solo "
-    "aa oo ee do re mi fa sol lowersol la ti lo wav filtered rhythmic sus plain faded wholesteps th ths nd rd x".split()
+    "aa oo ee do re mi fa sol lowersol la ti lo wav filtered rhythmic sus plain faded wholesteps th ths nd rd x"
 )
 # Labels that still mean nothing after cleaning (people's names for one-off gadgets, catch-alls).
-_MEANINGLESS = set(
+_MEANINGLESS = _wordset(
     "ritz laramin sorkinamin enotherapy bongiovannitones ahntone chotone fishertone larsontone mcbridetone "
     "molinaritone murphytone mintone whitley dripamin monsteramin truvan bilatone chong impulse hit misc "
     "sound collage martin sounds formant modulator decent fume baffle picture print board lath peel ring "
-    "roll spin crash slam twirl pling ting thud thump stone tape rubber straw thread whiff".split()
+    "roll spin crash slam twirl pling ting thud thump stone tape rubber straw thread whiff"
 )
 _PITCH = re.compile(r"^[a-g][#b]?\d*$")
-_STOP = set("a an the of on in into with and to from by at for through".split())
+_STOP = _wordset("a an the of on in into with and to from by at for through")
 # Words too generic to make two labels the same sound ("metal hit" vs "piano hit").
-_GENERIC = _STOP | set(
+_GENERIC = _STOP | _wordset(
     "hit hits hitting small big large heavy light tiny sound noise noises short long distant close loud soft "
-    "being something metal metallic plastic wood wooden glass paper sharp".split()
+    "being something metal metallic plastic wood wooden glass paper sharp"
 )
 # Words that put a label in a family whose members a text prompt cannot tell apart in a mixture.
 _FAMILY = {
@@ -86,7 +90,8 @@ _FAMILY = {
     "singing": "speech", "people": "speech", "crowd": "speech", "laughter": "speech", "laughing": "speech",
     "footstep": "footsteps", "walking": "footsteps", "running": "footsteps", "steps": "footsteps",
     "rain": "rain", "raining": "rain", "drizzle": "rain", "thunder": "rain", "storm": "rain",
-    "drum": "drum", "snare": "drum", "kick": "drum", "tom": "drum", "cymbal": "drum", "hat": "drum",
+    "drum": "drum", "snare": "drum", "kick": "drum", "tom": "drum", "cymbal": "drum", "hat": "drum", "hi-hat": "drum",
+    "rimshot": "drum",
     "synth": "synth", "synthesizer": "synth", "arpeggio": "synth", "vocoder": "synth", "theremin": "synth",
     "piano": "piano", "keyboard": "piano", "water": "water", "river": "water", "stream": "water",
     "waterfall": "water", "bubbles": "water", "splash": "water", "engine": "engine", "motor": "engine",
@@ -147,10 +152,13 @@ def _stem(word: str) -> str:
     return word
 
 
+_GENERIC_STEMS = frozenset(_stem(w) for w in _GENERIC)
+
+
 def content_words(label: str) -> frozenset[str]:
     """Stemmed, non-generic words of a label plus its family tags: the unit of 'same kind of sound'.
 
-    A label made only of generic words ("metal") keeps them, so it still relates to "metal drop".
+    A label made only of generic words ("metal") keeps them, so it still has a content.
     """
     words = [w for w in _tokens(label) if not w.isdigit()]
     specific = [w for w in words if w not in _GENERIC] or [w for w in words if w not in _STOP]
@@ -168,7 +176,8 @@ def related(a: str, b: str) -> bool:
     Shared content word or family ("dog barking"/"dog growling", "man speaking"/"person saying two",
     "kick drum"/"snare drum") counts as related; mixing such pairs would teach the model contradictory targets.
     """
-    if a == b:
+    if a == b or content_words(a) & content_words(b):
         return True
-    wa, wb = content_words(a), content_words(b)
-    return bool(wa & wb) or not wa or not wb
+    # A label made only of generic words ("metal") relates to every label that uses them ("metal drop").
+    plain_a, plain_b = ({_stem(w) for w in _tokens(x) if w not in _STOP} for x in (a, b))
+    return any(not (x - _GENERIC_STEMS) and x <= y for x, y in ((plain_a, plain_b), (plain_b, plain_a)))

@@ -79,8 +79,9 @@ def write_validation_set(
         sf.write(out / f"{item_id}_mix.wav", m.mixture, corpus.sample_rate, subtype="FLOAT")
         sf.write(out / f"{item_id}_target.wav", m.target, corpus.sample_rate, subtype="FLOAT")
         np.save(out / f"{item_id}_activity.npy", m.activity)
-        rows.append({"id": item_id, "prompt": m.label, "label": m.label, "interferer_label": "; ".join(m.interferer_labels),
-                     "snr_db": m.snr_db, "absent": int(m.absent), "activity_hop": activity_hop})
+        rows.append({"id": item_id, "prompt": m.label, "label": m.label,
+                     "interferer_label": "; ".join(m.interferer_labels), "snr_db": m.snr_db,
+                     "absent": int(m.absent), "activity_hop": activity_hop})
     with (out / "index.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=_FIELDS)
         writer.writeheader()

@@ -1,0 +1,68 @@
+"""`python -m evaluate`: score a checkpoint on the validation set (config: configs/evaluate.yaml).
+
+Only this file reads Hydra config; `evaluate.evaluate` takes a Separator and items, so notebooks and the benchmark
+call it the same way.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import to_absolute_path
+from omegaconf import DictConfig, OmegaConf
+
+from evaluate.evaluate import run_evaluation
+from evaluate.report import headline_markdown
+from lasso import Separator
+from lasso.data.validation import load_validation_set
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """{"all": {"model": {"sdri": 3.1}}} -> {"all/model/sdri": 3.1}, the flat keys wandb charts."""
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}/"))
+        elif isinstance(v, int | float):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _log_wandb(cfg: DictConfig, result: dict[str, Any], files: dict[str, Path], out_dir: Path) -> None:
+    import wandb  # lazy: a slow import that only this option needs
+
+    run = wandb.init(project=cfg.logging.project, mode=cfg.logging.mode, dir=str(out_dir), job_type="evaluate",
+                     config=OmegaConf.to_container(cfg, resolve=True))
+    summary = result["summary"]
+    run.summary.update(_flatten({k: summary[k] for k in ("all", "snr_0", "absent")}))
+    run.log({name: wandb.Image(str(path)) for name, path in files.items() if path.suffix == ".png"})
+    run.finish()
+
+
+@hydra.main(config_path="../configs", config_name="evaluate", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    checkpoint = cfg.checkpoint
+    if checkpoint not in (None, "debug"):
+        checkpoint = to_absolute_path(checkpoint)
+    val_dir = Path(to_absolute_path(cfg.val_dir))
+    if not (val_dir / "index.csv").exists():
+        raise SystemExit(f"no validation set at {val_dir}: build it with `python -m train.prepare_data`")
+    out_dir = Path(to_absolute_path(cfg.out_dir)) if cfg.out_dir else Path(HydraConfig.get().runtime.output_dir)
+
+    separator = Separator.from_pretrained(checkpoint, device=cfg.device)
+    items = load_validation_set(val_dir)
+    if cfg.limit is not None:
+        items = items[: int(cfg.limit)]
+    result, files = run_evaluation(separator, items, out_dir, museval=cfg.museval, progress=cfg.progress)
+    if cfg.logging.wandb:
+        _log_wandb(cfg, result, files, out_dir)
+    print(headline_markdown(result["summary"]))
+    print(f"\nreport: {files['report']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""lasso.data on a tiny corpus decoded from real files of the shared data folder."""
+
+import math
+
+import numpy as np
+import pytest
+
+from lasso.data.corpus import Corpus, build_corpus, default_shared_dir, recording_id
+from lasso.data.labels import clean_label, related
+from lasso.data.mixtures import MixtureDataset, MixtureSampler
+from lasso.data.prompts import make_prompt
+from lasso.data.validation import load_validation_set, write_validation_set
+
+SHARED = default_shared_dir()
+pytestmark = pytest.mark.skipif(not (SHARED / "manifest.csv").exists(), reason="shared data folder not available")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Corpus:
+    out = tmp_path_factory.mktemp("corpus")
+    return Corpus.load(build_corpus(SHARED, out, limit_per_source=30, val_fraction=0.3, max_clip_seconds=8.0))
+
+
+@pytest.fixture(scope="module")
+def sampler(corpus) -> MixtureSampler:
+    return MixtureSampler(corpus, "train", segment_seconds=2.0, absent_prob=0.0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "source", "expected"),
+    [
+        ("analogsynth2 highmid", "olpc_berklee", "analog synth"),
+        ("DoorSlam", "olpc_berklee", "door slam"),
+        ("cookie tin", "olpc_berklee", "cookie tin"),
+        ("piano f#", "olpc_berklee", "piano"),
+        ("femalevoices aa2 c#", "olpc_berklee", "female voices"),
+        ("trashcan resonant hit", "olpc_berklee", "trash can resonant hit"),
+        ('speech: a person saying "zero"', "fsdd", "person saying zero"),
+        ("V8 car engine starting", "debian:torcs-data", "v8 car engine starting"),
+        ("misc hit", "olpc_berklee", None),
+        ("bongiovannitones", "olpc_berklee", None),
+    ],
+)
+def test_clean_label(raw, source, expected):
+    assert clean_label(raw, source) == expected
+
+
+def test_related_labels():
+    assert related("footsteps on snow", "footstep on gravel")
+    assert related("person saying two", "man speaking")
+    assert related("metal", "metal drop")
+    assert not related("dog barking", "piano")
+    assert not related("metal hit", "piano hit")
+
+
+def test_recording_id_groups_takes():
+    assert recording_id("berklee/DoorSlam1.mp3", "berklee") == recording_id("berklee/DoorSlam2.mp3", "berklee")
+    assert recording_id("berklee/Analogsynth2_high.mp3", "berklee") == "berklee:analogsynth"
+    a = recording_id("foley/0ad-data/audio/actor/fauna/animal/cattle_01.ogg", "foley")
+    assert a == recording_id("foley/0ad-data/audio/actor/fauna/animal/cattle_07.ogg", "foley")
+    assert recording_id("fsdd/3_george_12.wav", "fsdd") == "fsdd:george:3"
+
+
+def test_corpus_layout_and_split(corpus):
+    clips = corpus.all_clips
+    assert clips and corpus.sample_rate == 16000
+    assert {c.split for c in clips} == {"train", "val"}
+    train = {c.recording_id for c in corpus.clips("train")}
+    assert not train & {c.recording_id for c in corpus.clips("val")}
+    ends = [c.offset + c.length for c in clips]
+    assert [c.offset for c in clips[1:]] == ends[:-1]  # contiguous, no overlap
+    wav = corpus.audio(clips[0])
+    assert wav.dtype == np.float32 and len(wav) == clips[0].length and 0.5 < np.abs(wav).max() <= 1.0
+    assert all(c.length >= 0.15 * corpus.sample_rate for c in clips)
+
+
+def test_prompts_contain_label():
+    rng = np.random.default_rng(0)
+    prompts = [make_prompt("dog barking", rng, context="background") for _ in range(300)]
+    assert all("dog barking" in p.lower() for p in prompts)
+    assert 0.25 < np.mean([p == "dog barking" for p in prompts]) < 0.45
+    assert len(set(prompts)) > 10
+
+
+def test_sampler_shapes_and_sum(sampler):
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        m = sampler.sample(rng)
+        t = sampler.segment
+        assert m.mixture.shape == m.target.shape == (t,) and m.mixture.dtype == np.float32
+        assert m.activity.shape == (t // 128,) and m.activity.dtype == np.bool_
+        assert m.sources.shape[0] in (2, 3)
+        np.testing.assert_allclose(m.sources.sum(0), m.mixture, atol=1e-5)
+        np.testing.assert_array_equal(m.sources[0], m.target)
+        assert 0.1 - 1e-4 <= np.abs(m.mixture).max() <= 0.95 + 1e-4
+        assert not any(related(m.label, other) for other in m.interferer_labels)
+        assert m.label.lower() in m.prompt.lower()
+
+
+def test_sampler_realises_snr(sampler):
+    rng = np.random.default_rng(1)
+    for snr in (-10.0, -3.0, 0.0, 7.5):
+        m = sampler.sample(rng, snr_db=snr)
+        rest = m.mixture - m.target
+        realised = 10 * math.log10(np.sum(m.target.astype(np.float64) ** 2) / np.sum(rest.astype(np.float64) ** 2))
+        assert abs(realised - snr) < 0.5
+
+
+def test_absent_queries(sampler):
+    rng = np.random.default_rng(2)
+    m = sampler.sample(rng, absent=True)
+    assert m.absent and math.isnan(m.snr_db)
+    assert not m.target.any() and not m.activity.any()
+    assert np.abs(m.mixture).max() > 0
+    assert not any(related(m.label, other) for other in m.interferer_labels)
+
+
+def test_activity_follows_target(sampler):
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        m = sampler.sample(rng)
+        frames = m.target[: len(m.activity) * 128].reshape(-1, 128)
+        rms_db = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-20)
+        assert m.activity[np.argmax(rms_db)]
+        assert not m.activity[rms_db < -80].any()
+
+
+def test_dataset_yields_tensors(sampler):
+    import torch
+
+    loader = torch.utils.data.DataLoader(MixtureDataset(sampler), batch_size=3, num_workers=0)
+    batch = next(iter(loader))
+    assert batch["mixture"].shape == (3, sampler.segment) and batch["activity"].dtype == torch.bool
+    assert len(batch["prompt"]) == 3
+
+
+def test_validation_set_deterministic(corpus, tmp_path):
+    a = write_validation_set(corpus, tmp_path / "a", n=12, segment_seconds=1.0)
+    b = write_validation_set(corpus, tmp_path / "b", n=12, segment_seconds=1.0)
+    items_a, items_b = load_validation_set(a), load_validation_set(b)
+    assert len(items_a) == 12 and (a / "index.csv").read_text() == (b / "index.csv").read_text()
+    for x, y in zip(items_a, items_b, strict=True):
+        np.testing.assert_array_equal(x.mixture, y.mixture)
+        np.testing.assert_array_equal(x.target, y.target)
+        assert x.prompt == x.label
+    assert sum(i.snr_db == 0.0 for i in items_a) == 4 and sum(i.absent for i in items_a) == 1
+    assert all(not i.target.any() for i in items_a if i.absent)
+    mtime = (a / "index.csv").stat().st_mtime_ns
+    write_validation_set(corpus, a, n=12, segment_seconds=1.0)  # same params: left as is
+    assert (a / "index.csv").stat().st_mtime_ns == mtime

@@ -1,0 +1,68 @@
+"""Build the training corpus and the fixed validation set: `python -m train.prepare_data [data=debug] [debian=false]`.
+
+Only maps config to `lasso.data` calls and prints a summary; all the work lives in the library.
+"""
+
+from collections import Counter
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from lasso.data.corpus import Corpus, build_corpus
+from lasso.data.debian import fetch_debian_sources
+from lasso.data.validation import load_validation_set, write_validation_set
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _path(p: str) -> Path:
+    """Config paths are relative to the repository root, whatever Hydra does with the working directory."""
+    return (REPO_ROOT / p).resolve()
+
+
+def summarize(corpus: Corpus) -> str:
+    """Counts per dataset and split, hours, label counts, and the recording-overlap check (must be 0)."""
+    lines = []
+    per = Counter((c.path.split("/")[0] if c.origin == "shared" else c.source.split()[0], c.split)
+                  for c in corpus.all_clips)
+    for dataset in sorted({d for d, _ in per}):
+        lines.append(f"  {dataset:32s} train {per[dataset, 'train']:6d}  val {per[dataset, 'val']:5d}")
+    hours = sum(c.length for c in corpus.all_clips) / corpus.sample_rate / 3600
+    train_rec = {c.recording_id for c in corpus.clips("train")}
+    val_rec = {c.recording_id for c in corpus.clips("val")}
+    lines += [
+        f"  files {len(corpus.all_clips)}, hours {hours:.2f}",
+        f"  labels train {len(corpus.labels('train'))}, val {len(corpus.labels('val'))}, "
+        f"val labels unseen in train {len(set(corpus.labels('val')) - set(corpus.labels('train')))}",
+        f"  recording groups train {len(train_rec)}, val {len(val_rec)}, shared by both {len(train_rec & val_rec)}",
+    ]
+    return "\n".join(lines)
+
+
+@hydra.main(config_path="../configs", config_name="prepare_data", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    data = cfg.data
+    extras = fetch_debian_sources(_path(cfg.debian_dir), sample_rate=data.sample_rate) if cfg.debian else []
+    corpus_dir = build_corpus(
+        _path(data.shared_dir),
+        _path(data.corpus_dir),
+        sample_rate=data.sample_rate,
+        max_clip_seconds=data.max_clip_seconds,
+        min_clip_seconds=data.min_clip_seconds,
+        extra_manifests=extras,
+        val_fraction=data.val_fraction,
+        seed=data.split_seed,
+        limit_per_source=data.limit_per_source,
+    )
+    corpus = Corpus.load(corpus_dir)
+    print(f"corpus {corpus_dir}\n{summarize(corpus)}")
+    val_dir = write_validation_set(corpus, _path(data.val_dir), n=cfg.val_n, segment_seconds=cfg.val_segment_seconds,
+                                   seed=cfg.val_seed, activity_hop=data.activity_hop)
+    items = load_validation_set(val_dir)
+    zero_db = sum(not i.absent and i.snr_db == 0.0 for i in items)
+    print(f"validation {val_dir}: {len(items)} items, {zero_db} at 0 dB, {sum(i.absent for i in items)} absent")
+
+
+if __name__ == "__main__":
+    main()
