@@ -1,7 +1,9 @@
-"""The `lasso` command line: `lasso separate` runs the model; research commands forward to their Hydra entry points.
+"""The `lasso` command line: `lasso separate` runs the model; the other commands forward to their entry points.
 
 `lasso train|evaluate|prepare-data ARGS` is the same as `python -m train|evaluate|train.prepare_data ARGS`
-(Hydra overrides such as `optim.max_steps=2000`); they live outside the library, so they are started as processes.
+(Hydra overrides such as `optim.max_steps=2000`), and `lasso serve|worker|keys|app` the same as
+`python -m api.serve|api.worker|api.keys|app`. Those live outside the library (which imports none of them), so they
+are started as processes.
 """
 
 import argparse
@@ -16,6 +18,10 @@ FORWARDED = {
     "train": ("train", "train a model (Hydra overrides, e.g. `lasso train optim.max_steps=2000 run_name=mine`)"),
     "evaluate": ("evaluate", "score a checkpoint on the validation set (`lasso evaluate checkpoint=runs/x/best.pt`)"),
     "prepare-data": ("train.prepare_data", "build the training corpus and the fixed validation set"),
+    "serve": ("api.serve", "start the service: API, queue worker, Gradio UI at /ui (`lasso serve --help`)"),
+    "worker": ("api.worker", "run a queue worker that shares the work of a running service"),
+    "keys": ("api.keys", "create, list and revoke API keys (`lasso keys create --scopes ...`)"),
+    "app": ("app", "run the Gradio workbench alone"),
 }
 
 
@@ -37,26 +43,21 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def separate_file(args: argparse.Namespace) -> dict:
+def run_separate(args: argparse.Namespace) -> dict:
     from tqdm import tqdm
 
-    from lasso.audio import load_audio, save_audio
+    from lasso.files import separate_file
     from lasso.separator import Separator
 
-    audio, sr = load_audio(args.input)
     separator = Separator.from_pretrained(args.checkpoint)
-    with tqdm(total=100, unit="%", desc="separating", disable=audio.shape[1] < 120 * sr) as bar:
+    with tqdm(total=100, unit="%", desc="separating", bar_format="{l_bar}{bar}| {elapsed}<{remaining}") as bar:
         def progress(event: dict) -> None:
             bar.n = round(100 * event["fraction"])
             bar.refresh()
 
-        res = separator.separate(audio, sr, args.prompt, max_chunk_duration=args.chunk, chunk_overlap=args.overlap,
-                                 progress=progress)
-    outputs = {name: str(save_audio(args.out_dir / f"{name}.{args.format}", getattr(res, name), sr, args.format))
-               for name in ("target", "residual")}
-    summary = {"input": str(args.input), "prompt": res.prompt, "sample_rate": sr, "channels": audio.shape[0],
-               "duration": audio.shape[1] / sr, "outputs": outputs, "spans": [s.to_dict() for s in res.spans],
-               "candidates": res.candidates, "timings": res.timings}
+        outputs = separate_file(separator, args.input, args.out_dir, args.prompt, output_format=args.format,
+                                max_chunk_duration=args.chunk, chunk_overlap=args.overlap, progress=progress)
+    summary = outputs.summary()
     (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         return subprocess.call([sys.executable, "-m", module, *argv[1:]])
     args = get_parser().parse_args(argv)
     try:
-        summary = separate_file(args)
+        summary = run_separate(args)
     except LassoError as exc:
         print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
         return 2

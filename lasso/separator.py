@@ -92,7 +92,9 @@ class Separator:
         t_text = time.perf_counter()
 
         target = np.zeros_like(x)
-        chunk, overlap = int(opts["chunk"] * sample_rate), int(opts["overlap"] * sample_rate)
+        # the crossfade can be at most half a chunk, or three chunks would overlap and the weights not sum to one
+        chunk = max(1, int(opts["chunk"] * sample_rate))
+        overlap = min(int(opts["overlap"] * sample_rate), chunk // 2)
         bounds = list(chunk_bounds(x.shape[1], chunk, overlap))
         for i, (start, end) in enumerate(bounds):
             est = self._separate_chunk(x[:, start:end], sample_rate, text, span_list, start / sample_rate)
@@ -171,12 +173,11 @@ class Separator:
         if not isinstance(candidates, int) or not 1 <= candidates <= 8:
             raise OptionError(f"reranking_candidates must be an integer from 1 to 8, got {candidates!r}",
                               param="reranking_candidates")
-        if not 1 <= chunk <= 600:
-            raise OptionError(f"max_chunk_duration must be between 1 and 600 seconds, got {chunk}",
+        if not 0 < chunk <= 300:
+            raise OptionError(f"max_chunk_duration must be > 0 and <= 300 seconds, got {chunk}",
                               param="max_chunk_duration")
-        if not 0 <= overlap <= chunk / 2:
-            raise OptionError(f"chunk_overlap must be between 0 and half of max_chunk_duration ({chunk / 2} s), "
-                              f"got {overlap}", param="chunk_overlap")
+        if not 0 <= overlap <= 30:
+            raise OptionError(f"chunk_overlap must be between 0 and 30 seconds, got {overlap}", param="chunk_overlap")
         if predict_spans or candidates > 1:
             raise OptionError("predict_spans and reranking_candidates > 1 are not available in this version yet",
                               param="predict_spans" if predict_spans else "reranking_candidates")

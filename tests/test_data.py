@@ -4,8 +4,10 @@ import math
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from lasso.data.corpus import Corpus, build_corpus, default_shared_dir, recording_id
+from lasso.data.debian import drum_label, license_for
 from lasso.data.labels import clean_label, related
 from lasso.data.mixtures import MixtureDataset, MixtureSampler
 from lasso.data.prompts import make_prompt
@@ -138,7 +140,8 @@ def test_validation_set_deterministic(corpus, tmp_path):
     a = write_validation_set(corpus, tmp_path / "a", n=12, segment_seconds=1.0)
     b = write_validation_set(corpus, tmp_path / "b", n=12, segment_seconds=1.0)
     items_a, items_b = load_validation_set(a), load_validation_set(b)
-    assert len(items_a) == 12 and (a / "index.csv").read_text() == (b / "index.csv").read_text()
+    assert len(items_a) == 12
+    assert all((a / f.name).read_bytes() == f.read_bytes() for f in b.iterdir() if f.name != "params.json")
     for x, y in zip(items_a, items_b, strict=True):
         np.testing.assert_array_equal(x.mixture, y.mixture)
         np.testing.assert_array_equal(x.target, y.target)
@@ -148,3 +151,41 @@ def test_validation_set_deterministic(corpus, tmp_path):
     mtime = (a / "index.csv").stat().st_mtime_ns
     write_validation_set(corpus, a, n=12, segment_seconds=1.0)  # same params: left as is
     assert (a / "index.csv").stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("VariBreaks Hat 1 Op", "hi-hat"), ("Kick", "kick drum"), ("bd_808", "kick drum"), ("Snare Rock", "snare drum"),
+     ("drum_cymbal_closed", "hi-hat"), ("Crash Jazz", "crash cymbal"), ("trimo-c3", None)],
+)
+def test_drum_label(name, expected):
+    assert drum_label(name) == expected
+
+
+def test_license_from_debian_copyright(tmp_path):
+    doc = tmp_path / "usr/share/doc/pkg"
+    doc.mkdir(parents=True)
+    (doc / "copyright").write_text(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+        "Files: *\nLicense: GPL-2+\n\nFiles: doc/*\nLicense: GFDL-1.2+\n\n"
+        "Files:\n drumkits/My?Kit.h2drumkit\nCopyright: someone\nLicense: CC0\n\nFiles: debian/*\nLicense: MIT\n"
+    )
+    assert license_for(tmp_path, "pkg", "usr/share/hydrogen/drumkits/My Kit/kick.wav") == "CC0 (Debian pkg)"
+    assert license_for(tmp_path, "pkg", "usr/share/pkg/sounds/a.wav") == "GPL-2+ (Debian pkg)"
+
+
+def test_extra_manifest_leaves_shared_clips_and_val_set(corpus, tmp_path):
+    sr = 16000
+    t = np.arange(sr) / sr
+    for i in range(3):
+        sf.write(tmp_path / f"tone{i}.wav", 0.5 * np.sin(2 * np.pi * (300 + 100 * i) * t), sr)
+    extra = tmp_path / "tones.csv"
+    extra.write_text("path,label,source,license,recording_id\n"
+                     + "".join(f"tone{i}.wav,test tone,test,CC0,test:tone\n" for i in range(3)))
+    with_extra = Corpus.load(build_corpus(SHARED, tmp_path / "c", limit_per_source=30, val_fraction=0.3,
+                                          max_clip_seconds=8.0, extra_manifests=[extra]))
+    assert [c for c in with_extra.all_clips if c.origin == "shared"] == corpus.all_clips
+    assert [c.label for c in with_extra.all_clips if c.origin != "shared"] == ["test tone"] * 3
+    a = write_validation_set(corpus, tmp_path / "va", n=6, segment_seconds=1.0)
+    b = write_validation_set(with_extra, tmp_path / "vb", n=6, segment_seconds=1.0)
+    assert all((a / f.name).read_bytes() == f.read_bytes() for f in b.iterdir())

@@ -101,8 +101,9 @@ def test_bad_prompts(sep, prompt):
 @pytest.mark.parametrize("kwargs, param", [
     ({"acceleration": "turbo"}, "acceleration"),
     ({"reranking_candidates": 9}, "reranking_candidates"),
-    ({"max_chunk_duration": 0.5}, "max_chunk_duration"),
-    ({"chunk_overlap": 40}, "chunk_overlap"),
+    ({"max_chunk_duration": 0}, "max_chunk_duration"),
+    ({"max_chunk_duration": 301}, "max_chunk_duration"),
+    ({"chunk_overlap": 31}, "chunk_overlap"),
 ])
 def test_bad_options(sep, kwargs, param):
     with pytest.raises(OptionError) as info:

@@ -21,6 +21,9 @@ from lasso.data.mixtures import MixtureSampler
 
 SNR_CYCLE = (0.0, 0.0, -10.0, -5.0, 5.0, 10.0)
 ABSENT_EVERY = 12  # every 12th item is an absent query (~8%)
+_SUBTYPE = "PCM_24"  # ~-140 dB quantisation, and unlike FLOAT no timestamped PEAK chunk: reruns are byte-identical
+_HERE = Path(__file__).parent
+_CODE = ("labels.py", "prompts.py", "mixtures.py", "validation.py")
 _FIELDS = ("id", "prompt", "label", "interferer_label", "snr_db", "absent", "activity_hop")
 
 
@@ -43,9 +46,11 @@ class ValItem:
 def _params(corpus: Corpus, n: int, segment_seconds: float, seed: int, activity_hop: int) -> dict:
     clips = corpus.clips("val", origin=SHARED_ORIGIN)
     fingerprint = hashlib.md5("\n".join(f"{c.path},{c.label},{c.length}" for c in clips).encode()).hexdigest()
+    # The mixing code decides the content too: any edit to it rebuilds the set (identical output if logic is unchanged).
+    code = hashlib.md5(b"".join((_HERE / f).read_bytes() for f in _CODE)).hexdigest()
     return {"n": n, "segment_seconds": segment_seconds, "seed": seed, "activity_hop": activity_hop,
             "sample_rate": corpus.sample_rate, "snr_cycle": list(SNR_CYCLE), "absent_every": ABSENT_EVERY,
-            "val_clips_md5": fingerprint}
+            "subtype": _SUBTYPE, "val_clips_md5": fingerprint, "code_md5": code}
 
 
 def write_validation_set(
@@ -76,8 +81,8 @@ def write_validation_set(
         absent = i % ABSENT_EVERY == ABSENT_EVERY - 1
         m = sampler.sample(rng, snr_db=SNR_CYCLE[i % len(SNR_CYCLE)], absent=absent)
         item_id = f"{i:04d}"
-        sf.write(out / f"{item_id}_mix.wav", m.mixture, corpus.sample_rate, subtype="FLOAT")
-        sf.write(out / f"{item_id}_target.wav", m.target, corpus.sample_rate, subtype="FLOAT")
+        sf.write(out / f"{item_id}_mix.wav", m.mixture, corpus.sample_rate, subtype=_SUBTYPE)
+        sf.write(out / f"{item_id}_target.wav", m.target, corpus.sample_rate, subtype=_SUBTYPE)
         np.save(out / f"{item_id}_activity.npy", m.activity)
         rows.append({"id": item_id, "prompt": m.label, "label": m.label,
                      "interferer_label": "; ".join(m.interferer_labels), "snr_db": m.snr_db,

@@ -1,0 +1,81 @@
+"""Files in, files out: the one path from an input file to target/residual files, shared by CLI, app and API worker.
+
+For a video input the separated audio is also muxed back into copies of the video (picture stream copied, not
+re-encoded), so users get a target video and a residual video.
+"""
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lasso.audio import OUTPUT_FORMATS, ffmpeg_exe, load_audio, save_audio
+from lasso.errors import AudioError, UnsupportedFormatError
+from lasso.separator import ProgressCallback, SeparationResult, Separator
+
+VIDEO_EXTS = {".mp4", ".mov", ".webm", ".mkv"}
+_VIDEO_AUDIO_CODEC = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
+
+
+@dataclass
+class FileOutputs:
+    target: Path
+    residual: Path
+    duration: float  # seconds
+    sample_rate: int
+    channels: int
+    result: SeparationResult
+    target_video: Path | None = None
+    residual_video: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready description (no audio arrays)."""
+        outputs = {"target": str(self.target), "residual": str(self.residual)}
+        if self.target_video:
+            outputs |= {"target_video": str(self.target_video), "residual_video": str(self.residual_video)}
+        return {"prompt": self.result.prompt, "duration": self.duration, "sample_rate": self.sample_rate,
+                "channels": self.channels, "outputs": outputs, "spans": [s.to_dict() for s in self.result.spans],
+                "candidates": [{k: v for k, v in c.items() if k not in ("target", "residual")}
+                               for c in self.result.candidates],
+                "timings": self.result.timings}
+
+
+def has_video_stream(path: Path) -> bool:
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    return any("Stream #" in line and "Video:" in line and "attached pic" not in line
+               for line in proc.stderr.splitlines())
+
+
+def mux_video(video: Path, audio: Path, out: Path) -> Path:
+    """Copy `video`'s picture stream and put `audio` beside it (re-encoded to the container's usual codec)."""
+    codec = _VIDEO_AUDIO_CODEC.get(video.suffix.lower(), "aac")
+    tmp = out.with_name(f".{out.name}.part{out.suffix}")
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
+           "-c:v", "copy", "-c:a", codec, "-b:a", "192k", "-shortest", str(tmp)]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise AudioError(f"could not write the video {out.name}: {proc.stderr.decode(errors='replace')[:300]}")
+    tmp.replace(out)
+    return out
+
+
+def separate_file(separator: Separator, path: str | Path, out_dir: str | Path, prompt: str, *,
+                  output_format: str = "wav", progress: ProgressCallback | None = None,
+                  **options: Any) -> FileOutputs:
+    """Decode `path`, separate it with `options` (those of `Separator.separate`), write outputs into `out_dir`."""
+    path, out_dir = Path(path), Path(out_dir)
+    if output_format not in OUTPUT_FORMATS:
+        raise UnsupportedFormatError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
+    audio, sr = load_audio(path)
+    res = separator.separate(audio, sr, prompt, progress=progress, **options)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = save_audio(out_dir / f"target.{output_format}", res.target, sr, output_format)
+    residual = save_audio(out_dir / f"residual.{output_format}", res.residual, sr, output_format)
+    outputs = FileOutputs(target, residual, audio.shape[1] / sr, sr, audio.shape[0], res)
+    if path.suffix.lower() in VIDEO_EXTS and has_video_stream(path):
+        ext = path.suffix.lower()
+        outputs.target_video = mux_video(path, target, out_dir / f"target_video{ext}")
+        outputs.residual_video = mux_video(path, residual, out_dir / f"residual_video{ext}")
+    return outputs
