@@ -22,6 +22,17 @@ _INTERFERER_GAIN_DB = (-6.0, 6.0)  # spread of interferer levels before the targ
 _PEAK_RANGE = (0.1, 0.95)  # final mixture peak, so the model sees quiet and loud inputs
 
 
+# Share of draws per family of sources (see `source_family`); renormalised over the families a split has.
+DEFAULT_FAMILY_WEIGHTS = {"foley": 0.35, "berklee": 0.25, "speech": 0.15, "music": 0.15, "drums": 0.10}
+_FAMILY_KEYS = {"speech": ("fsdd", "klettres", "ktuberling", "asterisk"), "music": ("salamander", "soundfont"),
+                "drums": ("hydrogen", "sonic-pi"), "berklee": ("berklee",)}
+
+
+def source_family(source: str) -> str:
+    """Coarse family of a manifest `source` (speech, music, drums, berklee; the rest is foley)."""
+    return next((family for family, keys in _FAMILY_KEYS.items() if any(k in source for k in keys)), "foley")
+
+
 @dataclass
 class Mixture:
     """One training example. `sources` [S, T] sum to `mixture`; row 0 is the target unless `absent`."""
@@ -62,6 +73,7 @@ class MixtureSampler:
         activity_hop: int = 128,
         seed: int = 0,
         origin: str | None = None,
+        family_weights: dict[str, float] | None = None,
     ):
         self.corpus = corpus
         self.segment = int(segment_seconds * corpus.sample_rate)
@@ -74,15 +86,21 @@ class MixtureSampler:
         by_label: dict[str, list[Clip]] = {}
         for clip in corpus.clips(split, origin=origin):
             by_label.setdefault(clip.label, []).append(clip)
-        # Labels are drawn uniformly, then a clip within the label: 2,500 spoken digits must not drown the rest.
+        # A family is drawn by weight, then a label uniformly within it, then a clip within the label: 2,500 spoken
+        # digits must not drown the rest, and neither may Berklee's ~1,000 one-off labels drown speech and music.
         self.labels = sorted(by_label)
         self.by_label = by_label
+        weights = {**DEFAULT_FAMILY_WEIGHTS, **(family_weights or {})}
+        family_of = {label: source_family(clips[0].source) for label, clips in by_label.items()}
+        per_family = {f: sum(1 for v in family_of.values() if v == f) for f in set(family_of.values())}
+        p = np.array([weights.get(family_of[lb], 0.0) / per_family[family_of[lb]] for lb in self.labels])
+        self.label_p = p / p.sum()
         if len(self.labels) < self.num_sources[1] + 1:
             raise ValueError(f"split {split!r} has {len(self.labels)} labels; need more than {self.num_sources[1]}")
 
     def _unrelated_label(self, rng: np.random.Generator, taken: list[str]) -> str:
         for _ in range(200):
-            label = self.labels[rng.integers(len(self.labels))]
+            label = self.labels[rng.choice(len(self.labels), p=self.label_p)]
             if not any(related(label, t) for t in taken):
                 return label
         raise RuntimeError(f"no label unrelated to {taken} after 200 draws")
