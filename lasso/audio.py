@@ -41,8 +41,8 @@ def as_channels_first(audio: np.ndarray) -> np.ndarray:
     return audio
 
 
-def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """Decode a file to ([channels, samples] float32, sample_rate)."""
+def check_file(path: str | Path) -> Path:
+    """The checks every input gets before decoding: exists, not empty, a type we know."""
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"no such file: {path}")
@@ -52,7 +52,13 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
     if ext not in SOUNDFILE_EXTS | FFMPEG_EXTS:
         raise UnsupportedFormatError(f"unsupported file type {ext or '(none)'}: use one of "
                                      f"{', '.join(sorted(SOUNDFILE_EXTS | FFMPEG_EXTS))}")
-    if ext in SOUNDFILE_EXTS:
+    return path
+
+
+def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode a file to ([channels, samples] float32, sample_rate)."""
+    path = check_file(path)
+    if path.suffix.lower() in SOUNDFILE_EXTS:
         try:
             data, sr = sf.read(str(path), dtype="float32", always_2d=True)
             return as_channels_first(data.T), int(sr)
@@ -122,3 +128,86 @@ def save_audio(path: str | Path, audio: np.ndarray, sample_rate: int, fmt: str |
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+class FileSource:
+    """Random access to a decoded file without holding it in memory (lasso.separator.AudioSource).
+
+    wav/flac/ogg are read in place; everything else is first decoded by ffmpeg into a float32 wav in `workdir`,
+    so a two-hour mp3 or video costs disk space, not RAM.
+    """
+
+    def __init__(self, path: str | Path, workdir: str | Path) -> None:
+        self.path = path = check_file(path)
+        try:
+            if path.suffix.lower() not in {".wav", ".flac", ".ogg"}:
+                raise RuntimeError("decode with ffmpeg")
+            self._file = sf.SoundFile(str(path))
+        except (sf.LibsndfileError, RuntimeError):
+            decoded = Path(workdir) / "decoded.wav"
+            _decode_to_wav(path, decoded)
+            self._file = sf.SoundFile(str(decoded))
+        self.sample_rate, self.channels = self._file.samplerate, self._file.channels
+        self.num_samples = self._file.frames
+        if self.num_samples == 0:
+            raise AudioError(f"{path.name} contains no audio samples")
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        self._file.seek(start)
+        return self._file.read(end - start, dtype="float32", always_2d=True).T
+
+    def peak(self, block: int = 1 << 20) -> float:
+        """Largest absolute sample, read block by block (to refuse silent inputs before any work)."""
+        peak = 0.0
+        for start in range(0, self.num_samples, block):
+            chunk = self.read(start, min(start + block, self.num_samples))
+            if not np.isfinite(chunk).all():
+                raise AudioError(f"{self.path.name} contains NaN or infinite samples")
+            peak = max(peak, float(np.abs(chunk).max(initial=0.0)))
+        return peak
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _decode_to_wav(path: Path, out: Path) -> None:
+    sr, channels = _probe_audio(path)
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(path), "-vn", "-map", "0:a:0", "-ac", str(channels),
+           "-ar", str(sr), "-c:a", "pcm_f32le", "-f", "wav", str(out)]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0 or not out.exists():
+        raise AudioError(f"could not decode {path.name}: {proc.stderr.decode(errors='replace').strip()[:300]}")
+
+
+class FileSink:
+    """Write target and residual blocks as they are finished (float32 wav; mp3 is encoded from it at the end)."""
+
+    def __init__(self, target: Path, residual: Path, sample_rate: int, channels: int) -> None:
+        self.paths = (target, residual)
+        self.parts = [p.with_name(f".{p.stem}.part.wav") for p in self.paths]
+        self.files = [sf.SoundFile(str(p), "w", sample_rate, channels, subtype="FLOAT", format="WAV")
+                      for p in self.parts]
+
+    def __call__(self, start: int, target: np.ndarray, residual: np.ndarray) -> None:
+        self.files[0].write(target.T)
+        self.files[1].write(residual.T)
+
+    def finish(self, fmt: str) -> None:
+        """Close and move into place (encoding to mp3 if asked): no half-written output under the final name."""
+        for f in self.files:
+            f.close()
+        for part, final in zip(self.parts, self.paths, strict=True):
+            if fmt == "wav":
+                part.replace(final)
+                continue
+            cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(part), "-codec:a", "libmp3lame", "-q:a", "2",
+                   "-f", "mp3", str(final)]
+            proc = subprocess.run(cmd, capture_output=True)
+            part.unlink(missing_ok=True)
+            if proc.returncode != 0:
+                raise AudioError(f"mp3 encoding failed: {proc.stderr.decode(errors='replace')[:300]}")
+
+    def abort(self) -> None:
+        for f, part in zip(self.files, self.parts, strict=True):
+            f.close()
+            part.unlink(missing_ok=True)

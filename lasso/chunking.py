@@ -3,6 +3,8 @@
 Both neighbours estimate the same coherent signal in an overlap, so their weights must sum to one there
 (a raised-cosine, i.e. sin^2/cos^2, crossfade: equal-power in shape, equal-gain in sum). A true equal-power
 sum (sin/cos) would lift the target by up to 3 dB in the middle of every overlap, which is exactly a seam.
+`OverlapAdd` emits finished samples as soon as no later chunk can touch them, so a long file streams through
+in constant memory.
 """
 
 from collections.abc import Iterator
@@ -10,18 +12,20 @@ from collections.abc import Iterator
 import numpy as np
 
 
-def chunk_bounds(num_samples: int, chunk: int, overlap: int) -> Iterator[tuple[int, int]]:
-    """(start, end) sample ranges of length <= chunk that overlap by `overlap` and cover [0, num_samples)."""
+def chunk_bounds(num_samples: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
+    """(start, end) sample ranges of length <= chunk that overlap by `overlap` and cover [0, num_samples).
+
+    The last chunk is always longer than `overlap`, so every crossfade fits inside both of its chunks.
+    """
     if num_samples <= chunk:
-        yield 0, num_samples
-        return
+        return [(0, num_samples)]
     step = chunk - overlap
-    start = 0
+    bounds, start = [], 0
     while True:
         end = min(start + chunk, num_samples)
-        yield start, end
+        bounds.append((start, end))
         if end == num_samples:
-            return
+            return bounds
         start += step
 
 
@@ -33,3 +37,27 @@ def fade_weights(length: int, fade_in: int, fade_out: int) -> np.ndarray:
     if fade_out:
         w[length - fade_out:] = np.cos(0.5 * np.pi * (np.arange(fade_out) + 0.5) / fade_out) ** 2
     return w
+
+
+class OverlapAdd:
+    """Accumulate weighted chunk estimates [channels, n] in order; yield finished (start, block) pieces."""
+
+    def __init__(self, bounds: list[tuple[int, int]], overlap: int, channels: int) -> None:
+        self.bounds, self.overlap, self.channels = bounds, overlap, channels
+        self.pending = np.zeros((channels, 0), dtype=np.float32)  # samples from `done` on, not final yet
+        self.done = 0
+
+    def add(self, index: int, estimate: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        start, end = self.bounds[index]
+        last = index == len(self.bounds) - 1
+        w = fade_weights(end - start, self.overlap if index else 0, 0 if last else self.overlap)
+        grow = end - self.done - self.pending.shape[1]
+        if grow > 0:
+            self.pending = np.concatenate([self.pending, np.zeros((self.channels, grow), np.float32)], axis=1)
+        self.pending[:, start - self.done:end - self.done] += estimate * w
+        final_until = end if last else self.bounds[index + 1][0]  # the next chunk starts writing here
+        n = final_until - self.done
+        if n > 0:
+            yield self.done, self.pending[:, :n]
+            self.pending = self.pending[:, n:]
+            self.done = final_until

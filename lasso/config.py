@@ -4,7 +4,7 @@
 `InferenceConfig` holds the per-call defaults that the API spec names (and that `configs/infer` may override).
 """
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 
@@ -32,9 +32,6 @@ class ModelConfig:
         return asdict(self)
 
 
-ACCELERATION_PRESETS = ("fast", "balanced", "quality")
-
-
 @dataclass(frozen=True)
 class InferenceConfig:
     """Defaults of `Separator.separate`; they match the API's `AudioSeparateInput` defaults."""
@@ -45,4 +42,3 @@ class InferenceConfig:
     max_chunk_duration: float = 60.0  # seconds per chunk for long audio
     chunk_overlap: float = 5.0  # seconds of crossfade between chunks
     max_duration: float = 4 * 3600.0  # seconds; longer inputs are refused (TooLongError)
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -5,11 +5,12 @@ re-encoded), so users get a target video and a residual video.
 """
 
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lasso.audio import OUTPUT_FORMATS, ffmpeg_exe, load_audio, save_audio
+from lasso.audio import OUTPUT_FORMATS, FileSink, FileSource, ffmpeg_exe
 from lasso.errors import AudioError, UnsupportedFormatError
 from lasso.separator import ProgressCallback, SeparationResult, Separator
 
@@ -64,16 +65,33 @@ def mux_video(video: Path, audio: Path, out: Path) -> Path:
 def separate_file(separator: Separator, path: str | Path, out_dir: str | Path, prompt: str, *,
                   output_format: str = "wav", progress: ProgressCallback | None = None,
                   **options: Any) -> FileOutputs:
-    """Decode `path`, separate it with `options` (those of `Separator.separate`), write outputs into `out_dir`."""
+    """Separate the file at `path` with `options` (those of `Separator.separate`); write outputs into `out_dir`.
+
+    The input is streamed from disk and the outputs to disk chunk by chunk, so memory does not grow with the
+    length of the input. Outputs appear under their final names only when complete.
+    """
     path, out_dir = Path(path), Path(out_dir)
     if output_format not in OUTPUT_FORMATS:
         raise UnsupportedFormatError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
-    audio, sr = load_audio(path)
-    res = separator.separate(audio, sr, prompt, progress=progress, **options)
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = save_audio(out_dir / f"target.{output_format}", res.target, sr, output_format)
-    residual = save_audio(out_dir / f"residual.{output_format}", res.residual, sr, output_format)
-    outputs = FileOutputs(target, residual, audio.shape[1] / sr, sr, audio.shape[0], res)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".work-") as work:
+        source = FileSource(path, work)
+        try:
+            if source.peak() == 0.0:
+                raise AudioError(f"{path.name} is silent: there is nothing to separate")
+            target = out_dir / f"target.{output_format}"
+            residual = out_dir / f"residual.{output_format}"
+            sink = FileSink(target, residual, source.sample_rate, source.channels)
+            try:
+                res = separator.separate(source, source.sample_rate, prompt, progress=progress, sink=sink, **options)
+                sink.finish(output_format)
+            except BaseException:
+                sink.abort()
+                raise
+        finally:
+            source.close()
+    outputs = FileOutputs(target, residual, source.num_samples / source.sample_rate, source.sample_rate,
+                          source.channels, res)
     if path.suffix.lower() in VIDEO_EXTS and has_video_stream(path):
         ext = path.suffix.lower()
         outputs.target_video = mux_video(path, target, out_dir / f"target_video{ext}")

@@ -1,157 +1,229 @@
 """The one way in: `Separator.from_pretrained().separate(audio, sample_rate, prompt, ...)`.
 
 The CLI, the Gradio app, the API worker and the notebooks all call this, so every option behaves the same
-everywhere. The mask is estimated at the model's rate (16 kHz, mono mix) and applied at the input's own rate to
-every channel, so outputs keep the input's sample rate, channels and full bandwidth, and target + residual ==
-input exactly.
+everywhere. Long inputs are cut into overlapping chunks and blended (lasso.chunking); a `source` + `sink` pair
+lets lasso.files stream a long file from disk to disk in constant memory.
 """
 
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from lasso.audio import as_channels_first, resample
 from lasso.checkpoint import load_checkpoint
-from lasso.chunking import chunk_bounds, fade_weights
-from lasso.config import ACCELERATION_PRESETS, InferenceConfig
+from lasso.chunking import OverlapAdd, chunk_bounds
+from lasso.config import InferenceConfig
 from lasso.errors import OptionError, PromptError, TooLongError
+from lasso.inference import PRESETS, apply_mask, estimate_mask, predict_activity
 from lasso.models.lasso_net import LassoNet
 from lasso.models.text_encoder import load_text_encoder
-from lasso.spans import Span, exclusion_gain, parse_spans, span_states
+from lasso.rerank import Variant, load_scorer, make_variants, score_candidates
+from lasso.spans import Span, activity_to_spans, exclusion_gain, parse_spans, span_states
 
 ProgressCallback = Callable[[dict[str, Any]], None]
+Sink = Callable[[int, np.ndarray, np.ndarray], None]  # (start sample, target block, residual block)
 MAX_PROMPT_CHARS = 500
+SPAN_WINDOW = 0.1  # s; resolution of predicted spans
+RERANK_SECONDS = 60.0  # s of audio (the first chunk) on which candidates are made and scored
+
+
+class AudioSource(Protocol):
+    """Random access to [channels, samples] float32 audio, e.g. a file on disk (lasso.files)."""
+
+    sample_rate: int
+    channels: int
+    num_samples: int
+
+    def read(self, start: int, end: int) -> np.ndarray: ...
+
+
+class ArraySource:
+    def __init__(self, audio: np.ndarray, sample_rate: int) -> None:
+        self.audio, self.sample_rate = audio, sample_rate
+        self.channels, self.num_samples = audio.shape
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        return self.audio[:, start:end]
 
 
 @dataclass
 class SeparationResult:
-    target: np.ndarray  # same shape as the input audio
-    residual: np.ndarray  # input - target
+    target: np.ndarray | None  # same shape as the input (None when streamed to a sink)
+    residual: np.ndarray | None  # input - target
     sample_rate: int
     prompt: str
     spans: list[Span] = field(default_factory=list)  # the spans used (given or predicted)
-    candidates: list[dict[str, Any]] = field(default_factory=list)  # reranking candidates with their scores
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # index, variant, score, chosen, target, residual
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    settings: dict[str, Any] = field(default_factory=dict)  # the effective options
 
 
 class Separator:
-    def __init__(self, model: LassoNet, text_encoder, *, device: str = "cpu",
-                 defaults: InferenceConfig | None = None, checkpoint_meta: dict | None = None) -> None:
+    def __init__(self, model: LassoNet, text_encoder, *, device: str = "cpu", defaults: InferenceConfig | None = None,
+                 checkpoint_meta: dict | None = None, scorer_path: str | Path | None = None) -> None:
         self.model = model.to(device).eval()
         self.text_encoder = text_encoder
         self.device = device
         self.defaults = defaults or InferenceConfig()
         self.checkpoint_meta = checkpoint_meta or {}
+        self._scorer_path, self._scorer = scorer_path, None
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, *, device: str | None = None,
-                        defaults: InferenceConfig | None = None) -> "Separator":
-        """Load the shipped default model (path=None), a checkpoint file, or "debug" (a random tiny model)."""
+                        defaults: InferenceConfig | None = None, scorer: str | Path | None = None) -> "Separator":
+        """Load the shipped model (path=None), a checkpoint file, or "debug" (a random tiny model); `scorer` is the
+        audio-text scorer for reranking (default: the shipped one, loaded on first use)."""
         model, blob = load_checkpoint(path)
         enc = blob["text_encoder"]
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         return cls(model, load_text_encoder(enc["name"], **enc.get("options", {})), device=device,
-                   defaults=defaults, checkpoint_meta=blob.get("meta", {}))
+                   defaults=defaults, checkpoint_meta=blob.get("meta", {}), scorer_path=scorer)
 
     @property
     def sample_rate(self) -> int:
         """The model's internal rate; inputs at any rate are accepted."""
         return self.model.cfg.sample_rate
 
-    def separate(self, audio: np.ndarray, sample_rate: int, prompt: str, *,
+    @property
+    def scorer(self):
+        if self._scorer is None:
+            self._scorer = load_scorer(self._scorer_path).to(self.device)
+        return self._scorer
+
+    def separate(self, audio: np.ndarray | AudioSource, sample_rate: int, prompt: str, *,
                  spans: Iterable[Span | Mapping] | None = None, predict_spans: bool | None = None,
                  reranking_candidates: int | None = None, acceleration: str | None = None,
                  max_chunk_duration: float | None = None, chunk_overlap: float | None = None,
-                 progress: ProgressCallback | None = None) -> SeparationResult:
-        """Separate what `prompt` describes from `audio` ([samples] or [channels, samples], any rate)."""
+                 progress: ProgressCallback | None = None, sink: Sink | None = None) -> SeparationResult:
+        """Separate what `prompt` describes from `audio` ([samples] or [channels, samples], any rate).
+
+        spans: [{start, end, include}] in seconds (include: the target sounds there; exclude: it does not).
+        predict_spans: when no spans are given, find where the prompted sound is and use those as include spans.
+        reranking_candidates: make k different candidates and keep the one the audio-text scorer rates best.
+        acceleration: "fast" | "balanced" | "quality" (see lasso.inference.PRESETS).
+        max_chunk_duration / chunk_overlap: seconds per chunk and of crossfade for long audio.
+        sink: receive finished (start, target, residual) blocks instead of holding whole arrays in memory.
+        """
         t0 = time.perf_counter()
         d = self.defaults
-        opts = dict(predict_spans=d.predict_spans if predict_spans is None else predict_spans,
-                    candidates=d.reranking_candidates if reranking_candidates is None else reranking_candidates,
-                    acceleration=acceleration or d.acceleration,
-                    chunk=d.max_chunk_duration if max_chunk_duration is None else max_chunk_duration,
-                    overlap=d.chunk_overlap if chunk_overlap is None else chunk_overlap)
+        k = d.reranking_candidates if reranking_candidates is None else reranking_candidates
+        opts = {"predict_spans": d.predict_spans if predict_spans is None else bool(predict_spans),
+                "reranking_candidates": k, "acceleration": acceleration or d.acceleration,
+                "max_chunk_duration": d.max_chunk_duration if max_chunk_duration is None else max_chunk_duration,
+                "chunk_overlap": d.chunk_overlap if chunk_overlap is None else chunk_overlap}
         prompt = self._check_prompt(prompt)
-        self._check_options(**opts)
-        squeeze = np.asarray(audio).ndim == 1
-        x = as_channels_first(audio)
-        sample_rate = int(sample_rate)
-        if sample_rate < 1000 or sample_rate > 384000:
-            raise OptionError(f"sample_rate must be between 1000 and 384000 Hz, got {sample_rate}",
-                              param="sample_rate")
-        duration = x.shape[1] / sample_rate
+        self._check_options(opts)
+        streamed = hasattr(audio, "read")
+        squeeze = not streamed and np.asarray(audio).ndim == 1
+        source = audio if streamed else ArraySource(as_channels_first(audio), int(sample_rate))
+        sr = source.sample_rate
+        if not 1000 <= sr <= 384000:
+            raise OptionError(f"sample_rate must be between 1000 and 384000 Hz, got {sr}", param="sample_rate")
+        duration = source.num_samples / sr
         if duration > d.max_duration:
             raise TooLongError(f"the audio is {duration:.0f} s long; the limit is {d.max_duration:.0f} s")
         span_list = parse_spans(spans, duration)
-        text = self.text_encoder.encode([prompt]).to(self.device)
-        t_text = time.perf_counter()
-
-        target = np.zeros_like(x)
+        text = self._embed(prompt)
+        preset = PRESETS[opts["acceleration"]]
+        chunk = max(1, int(opts["max_chunk_duration"] * sr))
         # the crossfade can be at most half a chunk, or three chunks would overlap and the weights not sum to one
-        chunk = max(1, int(opts["chunk"] * sample_rate))
-        overlap = min(int(opts["overlap"] * sample_rate), chunk // 2)
-        bounds = list(chunk_bounds(x.shape[1], chunk, overlap))
+        overlap = min(int(opts["chunk_overlap"] * sr), chunk // 2)
+        bounds = chunk_bounds(source.num_samples, chunk, overlap)
+        timings = {"text": time.perf_counter() - t0}
+
+        if opts["predict_spans"] and not span_list:
+            span_list = self._predict_spans(source, bounds, overlap, text, preset, progress)
+            timings["predict_spans"] = time.perf_counter() - t0 - sum(timings.values())
+        variant, candidates = Variant(prompt), []
+        if k > 1:
+            variant, candidates = self._rerank(source, prompt, k, span_list, preset)
+            timings["rerank"] = time.perf_counter() - t0 - sum(timings.values())
+            text = self._embed(variant.prompt)
+
+        blocks_t, blocks_r = [], []
+        for start, target, residual in self._run(source, bounds, overlap, text, span_list, preset, variant,
+                                                 progress, "separate"):
+            if sink:
+                sink(start, target, residual)
+            else:
+                blocks_t.append(target)
+                blocks_r.append(residual)
+        timings["separate"] = time.perf_counter() - t0 - sum(timings.values())
+        timings["total"] = time.perf_counter() - t0
+        target = residual = None
+        if not sink:
+            target, residual = np.concatenate(blocks_t, axis=1), np.concatenate(blocks_r, axis=1)
+            if squeeze:
+                target, residual = target[0], residual[0]
+        return SeparationResult(target, residual, sr, prompt, span_list, candidates, timings,
+                                {**opts, "chunk_overlap_used": overlap / sr, "variant": variant.describe(prompt)})
+
+    # -- the chunk loop, shared by every option ------------------------------------------------------------------
+    def _run(self, source: AudioSource, bounds, overlap: int, text: torch.Tensor, spans: list[Span], preset,
+             variant: Variant, progress: ProgressCallback | None, stage: str):
+        """Yield (start, target, residual) blocks [channels, n] in order, crossfaded across chunk seams."""
+        sr, m = source.sample_rate, self.model
+        ola = OverlapAdd(bounds, overlap, source.channels)
         for i, (start, end) in enumerate(bounds):
-            est = self._separate_chunk(x[:, start:end], sample_rate, text, span_list, start / sample_rate)
-            fade_in = overlap if i > 0 else 0
-            fade_out = overlap if i < len(bounds) - 1 else 0
-            target[:, start:end] += est * fade_weights(end - start, fade_in, fade_out)
+            x = torch.from_numpy(np.ascontiguousarray(source.read(start, end), dtype=np.float32)).to(self.device)
+            mono = resample(x.mean(0), sr, m.cfg.sample_rate)
+            states = span_states(spans, m.frames(mono.shape[-1]), m.cfg.hop / m.cfg.sample_rate, start / sr)[None]
+            mask = estimate_mask(m, mono, text, states.to(self.device), preset.tta_shifts, variant.shift)
+            if variant.sharpness != 1.0:
+                mask = mask ** variant.sharpness
+            est = apply_mask(m, x, sr, mask, preset.native_mask).cpu().numpy()
+            for block_start, target in ola.add(i, est):
+                gain = exclusion_gain(spans, target.shape[1], sr, offset=block_start / sr)
+                if gain is not None:
+                    target = target * gain
+                mix = source.read(block_start, block_start + target.shape[1])
+                yield block_start, target, mix - target
             if progress:
-                progress({"stage": "separate", "chunk": i + 1, "chunks": len(bounds), "fraction": end / x.shape[1]})
-        gain = exclusion_gain(span_list, x.shape[1], sample_rate)
-        if gain is not None:
-            target *= gain
-        residual = x - target
-        t_end = time.perf_counter()
-        if squeeze:
-            target, residual = target[0], residual[0]
-        return SeparationResult(target=target, residual=residual, sample_rate=sample_rate, prompt=prompt,
-                                spans=span_list, timings={"text": t_text - t0, "separate": t_end - t_text,
-                                                          "total": t_end - t0})
+                progress({"stage": stage, "chunk": i + 1, "chunks": len(bounds), "fraction": end / source.num_samples})
 
-    @torch.inference_mode()
-    def _separate_chunk(self, x: np.ndarray, sr: int, text: torch.Tensor, spans: list[Span],
-                        offset: float) -> np.ndarray:
-        """x [channels, samples] at sr -> target [channels, samples] at sr."""
-        m = self.model
-        mono = resample(torch.from_numpy(x.mean(axis=0)), sr, m.cfg.sample_rate).to(self.device)[None]
-        spec = m.stft(mono)
-        states = span_states(spans, spec.shape[-1], m.cfg.hop / m.cfg.sample_rate, offset)[None].to(self.device)
-        mask = m.estimate_mask(spec.abs(), text, states)[0]  # [bins, frames] at the model's rate
-        return self._apply_mask_native(torch.from_numpy(x).to(self.device), sr, mask).cpu().numpy()
+    def _predict_spans(self, source, bounds, overlap, text, preset, progress) -> list[Span]:
+        """A first pass without spans; where its target holds a real share of the mix becomes an include span."""
+        sr = source.sample_rate
+        active = []
+        for start, target, residual in self._run(source, bounds, overlap, text, [], preset, Variant(""), progress,
+                                                 "predict_spans"):
+            active.append((start, target.mean(0), (target + residual).mean(0)))
+        target = np.concatenate([a[1] for a in active])
+        mixture = np.concatenate([a[2] for a in active])
+        activity = predict_activity(target, mixture, sr, window=SPAN_WINDOW)
+        return activity_to_spans(activity, SPAN_WINDOW, duration=source.num_samples / sr)
 
-    def _apply_mask_native(self, x: torch.Tensor, sr: int, mask: torch.Tensor) -> torch.Tensor:
-        """Apply a model-rate mask to the input's own STFT (same window length in seconds), per channel.
+    def _rerank(self, source, prompt: str, k: int, spans: list[Span], preset) -> tuple[Variant, list[dict]]:
+        """Make k candidates on the first RERANK_SECONDS, score them, return the best variant and all candidates.
 
-        Frequencies above the model's Nyquist get the mean mask of its top 1 kHz: a sound's highs go where its
-        upper band goes, instead of all of them landing in the residual.
+        Candidates are judged on (at most) the first minute so a long file is never held k times in memory; the
+        chosen variant is then applied to the whole input, so it cannot switch sources between chunks.
         """
-        cfg = self.model.cfg
-        if sr == cfg.sample_rate:
-            spec = self.model.stft(x)
-            return self.model.istft(spec * mask, x.shape[-1])
-        scale = sr / cfg.sample_rate
-        n_fft = max(16, 2 * round(cfg.n_fft * scale / 2))
-        hop = max(4, round(cfg.hop * scale))
-        window = torch.hann_window(n_fft, device=x.device)
-        spec = torch.stft(x, n_fft, hop, window=window, return_complex=True)  # [C, bins_n, frames_n]
-        bins_n, frames_n = spec.shape[-2:]
-        # time: model frames -> native frames (both centred, same hop in seconds up to rounding)
-        m = torch.nn.functional.interpolate(mask[None], size=frames_n, mode="linear", align_corners=True)[0]
-        # frequency: native bin k sits at k*sr/n_fft Hz = k*sr/n_fft * cfg.n_fft/cfg.sample_rate model bins
-        pos = torch.arange(bins_n, device=x.device) * (sr / n_fft) * (cfg.n_fft / cfg.sample_rate)
-        top = mask.shape[0] - 1
-        lo = pos.floor().clamp(max=top - 1).long()
-        w = (pos - lo).clamp(0, 1)[:, None]
-        native = m[lo] * (1 - w) + m[lo + 1] * w
-        high_band = m[-max(1, mask.shape[0] * 1000 // (cfg.sample_rate // 2)):].mean(0, keepdim=True)
-        native = torch.where((pos > top)[:, None], high_band, native)
-        return torch.istft(spec * native, n_fft, hop, window=window, length=x.shape[-1])
+        sr = source.sample_rate
+        n = min(source.num_samples, int(RERANK_SECONDS * sr))
+        head = ArraySource(np.ascontiguousarray(source.read(0, n)), sr)
+        variants = make_variants(prompt, k, self.model.cfg.hop)
+        outs = []
+        for v in variants:
+            blocks = list(self._run(head, [(0, n)], 0, self._embed(v.prompt), spans, preset, v, None, "rerank"))
+            outs.append((blocks[0][1], blocks[0][2]))
+        to_model = [resample(torch.from_numpy(x.mean(0)), sr, self.sample_rate) for pair in outs for x in pair]
+        targets, residuals = torch.stack(to_model[0::2]), torch.stack(to_model[1::2])
+        scores = score_candidates(self.scorer, targets.to(self.device), residuals.to(self.device),
+                                  self._embed(prompt)).cpu().tolist()
+        best = int(np.argmax(scores))
+        candidates = [{"index": i, "variant": v.describe(prompt), "score": float(s), "chosen": i == best,
+                       "target": t, "residual": r, "sample_rate": sr, "seconds": n / sr}
+                      for i, (v, s, (t, r)) in enumerate(zip(variants, scores, outs, strict=True))]
+        return variants[best], candidates
+
+    def _embed(self, prompt: str) -> torch.Tensor:
+        return self.text_encoder.encode([prompt]).to(self.device)
 
     @staticmethod
     def _check_prompt(prompt: str) -> str:
@@ -165,19 +237,17 @@ class Separator:
         return prompt
 
     @staticmethod
-    def _check_options(*, predict_spans: bool, candidates: int, acceleration: str, chunk: float,
-                       overlap: float) -> None:
-        if acceleration not in ACCELERATION_PRESETS:
-            raise OptionError(f"acceleration must be one of {ACCELERATION_PRESETS}, got {acceleration!r}",
+    def _check_options(o: dict[str, Any]) -> None:
+        if o["acceleration"] not in PRESETS:
+            raise OptionError(f"acceleration must be one of {tuple(PRESETS)}, got {o['acceleration']!r}",
                               param="acceleration")
-        if not isinstance(candidates, int) or not 1 <= candidates <= 8:
-            raise OptionError(f"reranking_candidates must be an integer from 1 to 8, got {candidates!r}",
+        k = o["reranking_candidates"]
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 8:
+            raise OptionError(f"reranking_candidates must be an integer from 1 to 8, got {k!r}",
                               param="reranking_candidates")
-        if not 0 < chunk <= 300:
-            raise OptionError(f"max_chunk_duration must be > 0 and <= 300 seconds, got {chunk}",
+        if not 0 < o["max_chunk_duration"] <= 300:
+            raise OptionError(f"max_chunk_duration must be > 0 and <= 300 seconds, got {o['max_chunk_duration']}",
                               param="max_chunk_duration")
-        if not 0 <= overlap <= 30:
-            raise OptionError(f"chunk_overlap must be between 0 and 30 seconds, got {overlap}", param="chunk_overlap")
-        if predict_spans or candidates > 1:
-            raise OptionError("predict_spans and reranking_candidates > 1 are not available in this version yet",
-                              param="predict_spans" if predict_spans else "reranking_candidates")
+        if not 0 <= o["chunk_overlap"] <= 30:
+            raise OptionError(f"chunk_overlap must be between 0 and 30 seconds, got {o['chunk_overlap']}",
+                              param="chunk_overlap")

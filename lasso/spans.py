@@ -78,3 +78,19 @@ def exclusion_gain(spans: list[Span], num_samples: int, sample_rate: int, offset
         inside = np.clip(np.minimum(t - s.start, s.end - t) / fade, 0.0, 1.0)
         gain = np.minimum(gain, 1.0 - inside)
     return gain
+
+
+def activity_to_spans(active: np.ndarray, window: float, *, min_gap: float = 0.3, min_len: float = 0.15,
+                      pad: float = 0.05, duration: float | None = None) -> list[Span]:
+    """Per-window activity -> include spans: gaps shorter than `min_gap` closed, blips shorter than `min_len`
+    dropped, each span padded by `pad` seconds (clipped to the audio)."""
+    spans: list[list[float]] = []
+    edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
+    for s, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        start, end = s * window, e * window
+        if spans and start - spans[-1][1] < min_gap:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    limit = duration if duration is not None else len(active) * window
+    return [Span(max(0.0, s - pad), min(limit, e + pad), True) for s, e in spans if e - s >= min_len]

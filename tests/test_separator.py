@@ -7,6 +7,7 @@ import soundfile as sf
 from lasso import AudioError, OptionError, PromptError, Separator, Span
 from lasso.audio import resample
 from lasso.checkpoint import load_checkpoint, save_checkpoint
+from lasso.inference import apply_mask
 
 SHARED = "../shared/data"
 
@@ -60,7 +61,7 @@ def test_native_rate_mask_with_all_ones_is_identity(sep, piano):
     audio, sr = piano
     x = torch.from_numpy(audio)
     mask = torch.ones(sep.model.cfg.n_fft // 2 + 1, sep.model.frames(int(x.shape[1] * 16000 / sr)))
-    out = sep._apply_mask_native(x, sr, mask).numpy()
+    out = apply_mask(sep.model, x, sr, mask, native=True).numpy()
     np.testing.assert_allclose(out, audio, atol=1e-4)
 
 

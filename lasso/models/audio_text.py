@@ -1,0 +1,72 @@
+"""A small CLAP-style audio-text model: an audio encoder projected onto the frozen prompt embedding space.
+
+Why it exists: reranking needs a judge that knows both audio and text. It scores a separated target against the
+prompt (cosine similarity of embeddings), and its per-frame embeddings say *when* the prompted sound is active.
+It is trained contrastively on the training corpus (train/scorer.py) against the same frozen MiniLM embeddings
+that condition the separator, so no second text encoder is needed.
+"""
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torchaudio
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class ScorerConfig:
+    sample_rate: int = 16000  # Hz
+    n_fft: int = 1024  # samples
+    hop: int = 320  # samples: 20 ms frames
+    n_mels: int = 64
+    channels: int = 192  # width of the conv encoder
+    layers: int = 5  # conv blocks (every other one halves the frame rate, up to 4x)
+    text_dim: int = 384  # embedding size of the text encoder
+    text_encoder: str = "minilm"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ScorerConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class AudioTextScorer(nn.Module):
+    def __init__(self, cfg: ScorerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.mel = torchaudio.transforms.MelSpectrogram(cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop,
+                                                        n_mels=cfg.n_mels, power=2.0)
+        c = cfg.channels
+        layers: list[nn.Module] = [nn.Conv1d(cfg.n_mels, c, 3, padding=1)]
+        for i in range(cfg.layers):
+            stride = 2 if i % 2 == 1 and i < 4 else 1
+            layers += [nn.GroupNorm(1, c), nn.GELU(), nn.Conv1d(c, c, 3, stride=stride, padding=1)]
+        self.encoder = nn.Sequential(*layers)
+        self.attn = nn.Conv1d(c, 1, 1)  # attention pooling: loud, characteristic frames weigh more than silence
+        self.proj = nn.Linear(c, cfg.text_dim)
+        self.logit_scale = nn.Parameter(torch.tensor(2.7))  # exp(2.7) ~ 15, CLIP's usual start
+
+    def frames(self, wav: torch.Tensor) -> torch.Tensor:
+        """wav [B, T] -> frame features [B, C, F]."""
+        feats = torch.log(self.mel(wav) + 1e-6)  # [B, mels, frames]
+        feats = feats - feats.mean(dim=(1, 2), keepdim=True)  # gain invariance
+        return self.encoder(feats)
+
+    def embed_audio(self, wav: torch.Tensor) -> torch.Tensor:
+        """wav [B, T] -> L2-normalised clip embeddings [B, text_dim]."""
+        h = self.frames(wav)
+        w = torch.softmax(self.attn(h), dim=-1)  # [B, 1, F]
+        return F.normalize(self.proj((h * w).sum(-1)), dim=-1)
+
+    def frame_embeddings(self, wav: torch.Tensor) -> torch.Tensor:
+        """wav [B, T] -> L2-normalised per-frame embeddings [B, F, text_dim] (F = T / (hop * 4))."""
+        return F.normalize(self.proj(self.frames(wav).transpose(1, 2)), dim=-1)
+
+    def score(self, wav: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """Cosine similarity of each clip [B, T] with its prompt embedding [B, text_dim] -> [B]."""
+        return (self.embed_audio(wav) * text).sum(-1)

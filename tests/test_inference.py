@@ -1,0 +1,107 @@
+"""Inference options behind Separator.separate: candidates, span prediction, presets, chunk seams, streaming."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from lasso import Separator, Span
+from lasso.chunking import OverlapAdd, chunk_bounds
+from lasso.inference import predict_activity
+from lasso.spans import activity_to_spans
+
+
+@pytest.fixture(scope="module")
+def sep() -> Separator:
+    return Separator.from_pretrained("debug", scorer="debug")
+
+
+@pytest.fixture(scope="module")
+def mixture() -> tuple[np.ndarray, int]:
+    audio, sr = sf.read("examples/piano_and_dog.flac", dtype="float32", always_2d=True)
+    return audio.T, sr
+
+
+def test_candidates_are_distinct_scored_and_one_is_chosen(sep, mixture):
+    audio, sr = mixture
+    res = sep.separate(audio, sr, "dog barking", reranking_candidates=4)
+    assert len(res.candidates) == 4
+    assert sum(c["chosen"] for c in res.candidates) == 1
+    assert len({c["variant"] for c in res.candidates}) == 4
+    targets = [c["target"] for c in res.candidates]
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert not np.allclose(targets[i], targets[j])
+    chosen = next(c for c in res.candidates if c["chosen"])
+    assert chosen["score"] == max(c["score"] for c in res.candidates)
+    np.testing.assert_allclose(res.target, chosen["target"], atol=1e-5)  # the result is the chosen candidate
+    assert res.settings["variant"] == chosen["variant"]
+
+
+def test_one_candidate_is_plain_separation(sep, mixture):
+    audio, sr = mixture
+    plain = sep.separate(audio, sr, "piano")
+    assert plain.candidates == []
+    np.testing.assert_allclose(sep.separate(audio, sr, "piano", reranking_candidates=1).target, plain.target)
+
+
+@pytest.mark.parametrize("preset", ["fast", "balanced", "quality"])
+def test_presets_keep_shape_and_sum(sep, mixture, preset):
+    audio, sr = mixture
+    res = sep.separate(audio, sr, "piano", acceleration=preset)
+    assert res.target.shape == audio.shape
+    np.testing.assert_allclose(res.target + res.residual, audio, atol=1e-5)
+
+
+def test_quality_differs_from_balanced(sep, mixture):
+    audio, sr = mixture
+    a = sep.separate(audio, sr, "piano", acceleration="balanced").target
+    b = sep.separate(audio, sr, "piano", acceleration="quality").target
+    assert not np.allclose(a, b)
+
+
+def test_predicted_spans_are_returned_and_used(sep, mixture):
+    audio, sr = mixture
+    res = sep.separate(audio, sr, "dog barking", predict_spans=True)
+    assert all(isinstance(s, Span) and s.include and 0 <= s.start < s.end <= 8.0 for s in res.spans)
+    given = sep.separate(audio, sr, "dog barking", spans=[Span(1, 2)], predict_spans=True)
+    assert given.spans == [Span(1.0, 2.0, True)]  # given spans win over prediction
+
+
+def test_activity_to_spans_merges_and_drops():
+    active = np.zeros(100, bool)
+    active[10:20] = True
+    active[22:30] = True  # gap of 0.2 s: merged
+    active[50:51] = True  # 0.1 s blip: dropped
+    spans = activity_to_spans(active, 0.1, pad=0.0)
+    assert spans == [Span(1.0, 3.0, True)]
+
+
+def test_predict_activity_finds_a_loud_target():
+    sr = 16000
+    rng = np.random.default_rng(0)
+    mix = 0.05 * rng.standard_normal(sr * 4).astype(np.float32)
+    target = np.zeros_like(mix)
+    target[sr:2 * sr] = 0.5 * rng.standard_normal(sr)
+    act = predict_activity(target, mix + target, sr)
+    assert act[10:20].all() and not act[:9].any() and not act[21:].any()
+
+
+def test_overlap_add_streams_identity_exactly():
+    """An identity 'model' must survive chunking and crossfades unchanged."""
+    x = np.random.default_rng(1).standard_normal((2, 10_000)).astype(np.float32)
+    bounds = chunk_bounds(10_000, 3000, 700)
+    ola = OverlapAdd(bounds, 700, 2)
+    pieces = [block for i, (s, e) in enumerate(bounds) for _, block in ola.add(i, x[:, s:e])]
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), x, atol=1e-6)
+
+
+def test_streaming_sink_equals_in_memory(sep, mixture):
+    audio, sr = mixture
+    blocks = []
+    res = sep.separate(audio, sr, "piano", max_chunk_duration=3, chunk_overlap=1,
+                       sink=lambda start, t, r: blocks.append((start, t, r)))
+    assert res.target is None
+    streamed = np.concatenate([b[1] for b in blocks], axis=1)
+    np.testing.assert_allclose(streamed, sep.separate(audio, sr, "piano", max_chunk_duration=3,
+                                                      chunk_overlap=1).target, atol=1e-6)
+    assert [b[0] for b in blocks] == sorted(b[0] for b in blocks)
