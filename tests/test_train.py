@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, SHARED_DATA
 from hydra import compose, initialize_config_dir
 
+from conftest import REPO, SHARED_DATA
 from lasso import Separator
 from lasso.config import ModelConfig
 from lasso.data.corpus import Corpus

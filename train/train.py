@@ -79,6 +79,7 @@ def train(cfg: DictConfig, run_dir: Path) -> Path:
     encoder = load_text_encoder(model_cfg.text_encoder, **dict(cfg.get("text_encoder_options") or {}))
     o = cfg.optim
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay, betas=(0.9, 0.99))
+    run_dir.mkdir(parents=True, exist_ok=True)
     state_path, best_path = run_dir / "state.pt", run_dir / "best.pt"
     step, best = 0, -float("inf")
     if state_path.exists():  # resume: same command, same run dir
