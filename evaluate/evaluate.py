@@ -10,12 +10,13 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from lasso import Separator
+from lasso.data.validation import ValItem as Item
 from lasso.metrics import energy_ratio_db, museval_sdr, oracle_irm, sdri, si_sdr, snr_sdr
 
 SYSTEMS = ("model", "mixture", "oracle_irm")
@@ -23,20 +24,6 @@ METRICS = ("sdr", "sdri", "si_sdr", "museval_sdr")  # sdr/sdri: AudioSep's SNR-s
 SDR_NOTE = ("SDR = AudioSep's 10·log10(|s|²/|s−ŝ|²) (no projection); SDRi = SDR − SDR of the mixture; "
             "SI-SDR = scale-invariant SDR; museval = BSS-eval v4 SDR, median over 1 s frames. "
             "Tables give means over items.")
-
-
-class Item(Protocol):
-    """What scoring needs from an item; `lasso.data.validation.ValItem` has it."""
-
-    id: str
-    mixture: np.ndarray  # float32 [T]
-    target: np.ndarray  # float32 [T], zeros when absent
-    sample_rate: int
-    prompt: str
-    label: str
-    interferer_label: str
-    snr_db: float
-    absent: bool
 
 
 def estimates(separator: Separator, item: Item) -> tuple[dict[str, np.ndarray], float]:

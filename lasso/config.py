@@ -1,15 +1,27 @@
 """Configuration dataclasses: the only inputs of the model and of inference.
 
-`ModelConfig` is stored inside every checkpoint so that a checkpoint rebuilds its model without Hydra;
-`InferenceConfig` holds the per-call defaults that the API spec names (and that `configs/infer` may override).
+`ModelConfig` and `ScorerConfig` are stored inside every checkpoint, so a checkpoint rebuilds its model without
+Hydra; `InferenceConfig` holds the per-call defaults, which match the API spec's (`Separator(defaults=...)`).
 """
 
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 
+class _Serializable:
+    """Checkpoints store configs as dicts; loading ignores keys this version does not know (older/newer files)."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_Serializable):
     sample_rate: int = 16000  # Hz; inputs at any other rate are resampled to this for mask estimation
     n_fft: int = 512  # STFT window (samples at sample_rate): 32 ms at 16 kHz
     hop: int = 128  # STFT hop (samples): 8 ms frames
@@ -22,14 +34,19 @@ class ModelConfig:
     text_dim: int = 384  # embedding size of that encoder
     span_states: int = 3  # per-frame span input: 0 unknown, 1 target present, 2 target absent
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
-        """Build from a dict, ignoring keys this version does not know (older/newer checkpoints)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+@dataclass(frozen=True)
+class ScorerConfig(_Serializable):
+    """The audio-text scorer used for reranking (lasso.models.audio_text)."""
+
+    sample_rate: int = 16000  # Hz
+    n_fft: int = 1024  # samples
+    hop: int = 320  # samples: 20 ms frames
+    n_mels: int = 64
+    channels: int = 192  # width of the conv encoder
+    layers: int = 5  # conv blocks (every other one halves the frame rate, up to 4x)
+    text_dim: int = 384  # embedding size of the text encoder
+    text_encoder: str = "minilm"
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
+from lasso.config import ScorerConfig
 from lasso.errors import ModelLoadError
-from lasso.models.audio_text import AudioTextScorer, ScorerConfig
+from lasso.models.audio_text import AudioTextScorer
 
 DEFAULT_SCORER = "lasso-scorer.pt"
 RESIDUAL_WEIGHT = 0.5  # score = sim(target, prompt) - RESIDUAL_WEIGHT * sim(residual, prompt)

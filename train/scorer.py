@@ -16,11 +16,12 @@ from omegaconf import DictConfig
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from lasso.config import ScorerConfig
 from lasso.data.corpus import Corpus
 from lasso.data.labels import related
 from lasso.data.mixtures import MixtureSampler
 from lasso.data.prompts import make_prompt
-from lasso.models.audio_text import AudioTextScorer, ScorerConfig
+from lasso.models.audio_text import AudioTextScorer
 from lasso.models.text_encoder import load_text_encoder
 from lasso.rerank import save_scorer
 

@@ -6,33 +6,12 @@ It is trained contrastively on the training corpus (train/scorer.py) against the
 that condition the separator, so no second text encoder is needed.
 """
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
-
 import torch
 import torchaudio
 from torch import nn
 from torch.nn import functional as F
 
-
-@dataclass(frozen=True)
-class ScorerConfig:
-    sample_rate: int = 16000  # Hz
-    n_fft: int = 1024  # samples
-    hop: int = 320  # samples: 20 ms frames
-    n_mels: int = 64
-    channels: int = 192  # width of the conv encoder
-    layers: int = 5  # conv blocks (every other one halves the frame rate, up to 4x)
-    text_dim: int = 384  # embedding size of the text encoder
-    text_encoder: str = "minilm"
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ScorerConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from lasso.config import ScorerConfig
 
 
 class AudioTextScorer(nn.Module):
