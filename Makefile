@@ -4,11 +4,12 @@ setup:
 	@bash scripts/bootstrap.sh
 
 run: setup
-	.venv/bin/lasso separate examples/mixture.wav --prompt "piano" --out-dir out/
+	.venv/bin/lasso serve
 
 test: setup
+	@bash scripts/test_deps.sh
 	.venv/bin/python -m ruff check .
 	.venv/bin/python -m pytest -q
 
 lint: setup
-	.venv/bin/python -m ruff check . && .venv/bin/python -m ruff format --check .
+	.venv/bin/python -m ruff check .

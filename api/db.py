@@ -1,0 +1,100 @@
+"""Engine and sessions: SQLite in WAL mode on one machine, PostgreSQL at scale, the same models for both.
+
+The API and every worker process open their own engine on `settings.database`; the tables are created on first use
+(no migrations yet: the schema is versioned with the package).
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from threading import Lock
+
+from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, also on SQLite (which drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+_engines: dict[str, tuple[Engine, sessionmaker]] = {}
+_lock = Lock()
+
+
+def normalize_url(url: str) -> str:
+    """postgresql:// and postgres:// mean psycopg 3 (the driver we ship)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers (API) never block the writer (worker)
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def get_sessionmaker(url: str) -> sessionmaker:
+    """One engine per URL per process; creates the tables the first time."""
+    url = normalize_url(url)
+    with _lock:
+        if url not in _engines:
+            if url.startswith("sqlite"):
+                db_path = make_url(url).database
+                if db_path and db_path != ":memory:":
+                    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+                event.listen(engine, "connect", _sqlite_pragmas)
+            else:
+                engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            from api import models  # noqa: F401  (registers the tables)
+
+            Base.metadata.create_all(engine)
+            _engines[url] = (engine, sessionmaker(engine, expire_on_commit=False))
+        return _engines[url][1]
+
+
+@contextmanager
+def session_scope(url: str) -> Iterator[Session]:
+    """A session committed on success and rolled back on error (workers and CLI; routes use `deps.SessionDep`)."""
+    session = get_sessionmaker(url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def dispose_all() -> None:
+    """Close pooled connections (after fork, and in tests)."""
+    with _lock:
+        for engine, _ in _engines.values():
+            engine.dispose()
+        _engines.clear()

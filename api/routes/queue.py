@@ -1,0 +1,141 @@
+"""Submit a separation, then follow it: status (with logs), a Server-Sent-Events stream, the result."""
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api import crud, submit
+from api.deps import AudioCaller, SessionDep, SettingsDep, StorageDep, base_url
+from api.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from api.schemas import SubmitAudioSeparateRequest
+from api.timeutil import iso
+from api.views import MODEL_ID, request_urls, result_view, status_view
+from api.worker.broker import enqueue_separation
+
+router = APIRouter(tags=["Queue"])
+TERMINAL = ("COMPLETED", "FAILED")
+
+
+@router.post("/v1/queue/audio/separate", status_code=202)
+def submit_audio_separate(body: SubmitAudioSeparateRequest, request: Request, key: AudioCaller,
+                          session: SessionDep, settings: SettingsDep, storage: StorageDep) -> JSONResponse:
+    submit.check_request(body, key, settings)
+    secret, generated = submit.webhook_secret(body)
+    job_id = crud.new_id("req")
+    if body.input.file_id is not None:
+        input_key, input_name = submit.file_source(session, key, body.input.file_id)
+    else:
+        input_key, input_name = submit.url_source(body.input.audio_url, job_id, settings, storage)
+    base = base_url(request, settings)
+    job = crud.create_job(session, job_id=job_id, owner_id=key.id, params=body.input.job_params(),
+                          input_key=input_key, input_name=input_name, base_url=base, metadata=body.metadata,
+                          webhook_url=body.webhook_url, webhook_secret=secret)
+    session.commit()
+    try:
+        enqueue_separation(request.app.state.broker, job.id)
+    except Exception as exc:  # broker down: don't leave a job that nothing will run
+        session.delete(job)
+        session.commit()
+        raise ServiceUnavailable(f"the queue is unavailable, try again: {type(exc).__name__}") from exc
+    out = {"request_id": job.id, "status": "IN_QUEUE", "model": MODEL_ID, "created_at": iso(job.created_at),
+           **request_urls(base, job.id)}
+    if body.webhook_url is not None:
+        out["webhook"] = {"url": body.webhook_url} | ({"signing_secret": secret} if generated else {})
+    return JSONResponse(out, status_code=202)
+
+
+def _own_job(session, key, request_id: str):
+    job = crud.get_job(session, job_id=request_id, owner_id=key.id)
+    if job is None:
+        raise NotFound(f"no request {request_id!r}", code="REQUEST_NOT_FOUND", param="request_id")
+    return job
+
+
+def _flag(value: str | None, name: str) -> bool:
+    """Query booleans, parsed after the request is found (so an unknown request is a 404 whatever the query)."""
+    if value is None or value.lower() in ("false", "0", "no", "off", ""):
+        return False
+    if value.lower() in ("true", "1", "yes", "on"):
+        return True
+    raise InvalidRequest(f"{name} must be true or false", param=name)
+
+
+def _interval(value: str | None) -> float:
+    """Seconds between polls, clamped to 1..10 as the spec says."""
+    try:
+        seconds = 2.0 if value is None else float(value)
+    except ValueError as exc:
+        raise InvalidRequest("interval must be a number of seconds", param="interval") from exc
+    return min(10.0, max(1.0, seconds)) if math.isfinite(seconds) else 2.0
+
+
+@router.get("/v1/queue/requests/{request_id}/status")
+def get_status(request_id: str, request: Request, key: AudioCaller, session: SessionDep, settings: SettingsDep,
+               logs: str | None = None) -> dict:
+    job = _own_job(session, key, request_id)
+    return status_view(job, base_url(request, settings), logs=_flag(logs, "logs"))
+
+
+@router.get("/v1/queue/requests/{request_id}/status/stream")
+def stream_status(request_id: str, request: Request, key: AudioCaller, session: SessionDep,
+                  settings: SettingsDep, logs: str | None = None, interval: str | None = None) -> StreamingResponse:
+    _own_job(session, key, request_id)  # 404 before the stream starts
+    logs_on, interval_s = _flag(logs, "logs"), _interval(interval)
+    base, sessionmaker, owner = base_url(request, settings), request.app.state.sessionmaker, key.id
+
+    def snapshot() -> dict | None:
+        with sessionmaker() as s:
+            job = crud.get_job(s, job_id=request_id, owner_id=owner)
+            return status_view(job, base, logs=logs_on) if job is not None else None
+
+    async def events() -> AsyncIterator[str]:
+        deadline, last = time.monotonic() + settings.stream_window, None
+        while True:
+            try:
+                body = await run_in_threadpool(snapshot)
+            except Exception as exc:  # report on the stream: the 200 is already sent
+                yield _sse("error", {"error": {"code": "INTERNAL_ERROR", "message": str(exc)[:300]}})
+                return
+            if body is None:
+                yield _sse("error", {"error": {"code": "REQUEST_NOT_FOUND", "message": "the request was deleted"}})
+                return
+            if body != last:
+                yield _sse("status", body)
+                last = body
+            if body["status"] in TERMINAL:
+                return
+            if time.monotonic() >= deadline:
+                yield _sse("timeout", {"request_id": request_id, "status": body["status"],
+                                       "message": f"stream window of {settings.stream_window:g} s ended; reconnect"})
+                return
+            yield ": keep-alive\n\n"
+            await asyncio.sleep(interval_s)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+def _sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+@router.get("/v1/queue/requests/{request_id}/result")
+def get_result(request_id: str, request: Request, key: AudioCaller, session: SessionDep, settings: SettingsDep,
+               storage: StorageDep) -> dict:
+    job = _own_job(session, key, request_id)
+    if job.status == "FAILED":
+        raise Conflict(f"the request failed ({job.error_code}): {job.error_message}", code="REQUEST_FAILED",
+                       request_id=job.id)
+    if job.status != "COMPLETED":
+        raise Conflict(f"the request is {job.status}; the result exists once it is COMPLETED",
+                       code="REQUEST_NOT_COMPLETED", request_id=job.id)
+    if job.outputs_deleted:
+        raise NotFound("the outputs were deleted after their retention time", code="RESULT_EXPIRED",
+                       request_id=job.id)
+    return result_view(job, storage, base_url(request, settings))

@@ -1,0 +1,105 @@
+"""What POST /v1/queue/audio/separate checks before a job exists: credits, webhook, metadata, spans, the media.
+
+A remote `audio_url` is downloaded here, through the SSRF guard, into storage: the job then only reads storage, and
+the client learns at once (502/413/400) when the URL is unusable rather than through a failed job.
+"""
+
+import base64
+import json
+import mimetypes
+import os
+import secrets
+import tempfile
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from api import crud, netguard
+from api.errors import (
+    Conflict,
+    Gone,
+    InsufficientCredits,
+    InvalidAudioUrl,
+    InvalidRequest,
+    InvalidWebhookUrl,
+    PayloadTooLarge,
+    UnknownFile,
+    UpstreamFetchFailed,
+)
+from api.models import ApiKey
+from api.schemas import SubmitAudioSeparateRequest
+from api.settings import Settings
+from api.storage import Storage
+
+
+def check_request(body: SubmitAudioSeparateRequest, key: ApiKey, settings: Settings) -> None:
+    """Everything but the media: 400 with `param`, or 402."""
+    for i, span in enumerate(body.input.spans or []):
+        if span.end <= span.start:
+            raise InvalidRequest("a span's end must be after its start", param=f"input.spans.{i}.end")
+    if body.metadata is not None and len(json.dumps(body.metadata)) > settings.max_metadata_bytes:
+        raise InvalidRequest(f"metadata is larger than {settings.max_metadata_bytes} bytes of JSON", param="metadata")
+    if body.webhook_url is not None:
+        try:
+            netguard.check_url(body.webhook_url, allow_loopback=settings.allow_loopback_urls)
+        except (netguard.UnsafeUrl, netguard.FetchError) as exc:
+            raise InvalidWebhookUrl(f"webhookUrl: {exc}", param="webhookUrl") from exc
+    if key.credits is not None and key.credits <= 0:
+        raise InsufficientCredits("this API key has no audio-seconds credit left")
+
+
+def webhook_secret(body: SubmitAudioSeparateRequest) -> tuple[str | None, bool]:
+    """(secret, generated): the client's secret, or a new `whsec_` one that the response returns once."""
+    if body.webhook_url is None:
+        return None, False
+    if body.webhook_secret is not None:
+        return body.webhook_secret, False
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(), True
+
+
+def file_source(session: Session, key: ApiKey, file_id: str) -> tuple[str, str]:
+    """(storage key, file name) of an uploaded file of this key; 400 unknown, 409 not uploaded, 410 expired."""
+    row = crud.get_file(session, file_id=file_id, owner_id=key.id)
+    if row is None:
+        raise UnknownFile(f"no file {file_id!r} for this API key", param="input.file_id")
+    status = crud.file_status(row)
+    if status == "pending":
+        raise Conflict("the file has not been uploaded yet: PUT it to its upload_url first",
+                       code="FILE_NOT_UPLOADED", param="input.file_id")
+    if status == "expired":
+        raise Gone("the file expired (upload window or retention passed)", param="input.file_id")
+    return row.storage_key, row.file_name
+
+
+def _remote_name(url: str, content_type: str | None) -> str:
+    ext = PurePosixPath(urlsplit(url).path).suffix.lower()[:8]
+    if not ext and content_type:
+        ext = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
+    return f"input{ext or '.bin'}"
+
+
+def url_source(url: str, job_id: str, settings: Settings, storage: Storage) -> tuple[str, str]:
+    """Download `url` into storage under the job; (storage key, file name)."""
+    allow = settings.allow_loopback_urls
+    try:
+        netguard.check_url(url, allow_loopback=allow)
+    except (netguard.UnsafeUrl, netguard.FetchError) as exc:
+        raise InvalidAudioUrl(f"audio_url: {exc}", param="input.audio_url") from exc
+    fd, tmp = tempfile.mkstemp(prefix=f"{job_id}.", dir=storage.staging_dir())
+    try:
+        with os.fdopen(fd, "wb") as out:
+            content_type = netguard.download(url, out, allow_loopback=allow, timeout=settings.fetch_timeout,
+                                             max_bytes=settings.max_upload_bytes,
+                                             max_redirects=settings.fetch_max_redirects)
+        name = _remote_name(url, content_type)
+        storage.put_file(f"jobs/{job_id}/{name}", Path(tmp))
+        return f"jobs/{job_id}/{name}", name
+    except netguard.UnsafeUrl as exc:  # a redirect pointed somewhere private
+        raise InvalidAudioUrl(f"audio_url: {exc}", param="input.audio_url") from exc
+    except netguard.TooLarge as exc:
+        raise PayloadTooLarge(str(exc), code="MEDIA_TOO_LARGE", param="input.audio_url") from exc
+    except netguard.FetchError as exc:
+        raise UpstreamFetchFailed(f"could not fetch audio_url: {exc}", param="input.audio_url") from exc
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,192 @@
+"""The actors: `separate_job` runs one separation; `deliver_webhook` posts the terminal event with backoff.
+
+Retry policy is declared here and enforced by Dramatiq: bad input (LassoError) fails at once with its code
+(`throws`), infrastructure faults are retried `job_max_retries` times with backoff, an attempt is stopped after
+`job_time_limit`. A message delivered twice finds the job claimed or terminal and does nothing (see `jobs.claim`).
+"""
+
+import json
+import logging
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
+
+from api import crud, webhooks
+from api.settings import get_settings
+from api.timeutil import utcnow
+from api.views import event_view
+from api.worker import jobs
+from api.worker.broker import SEPARATE_QUEUE, WEBHOOK_QUEUE, enqueue_webhook, get_broker
+from api.worker.context import get_context
+from api.worker.middleware import Maintenance, SeparatorLoader
+from lasso import LassoError
+
+log = logging.getLogger("api.worker")
+settings = get_settings()
+broker = get_broker(settings)
+for middleware in (CurrentMessage(), SeparatorLoader(), Maintenance()):
+    if not any(type(m) is type(middleware) for m in broker.middleware):
+        broker.add_middleware(middleware)
+
+
+class Heartbeat(threading.Thread):
+    """Keeps the job's lease fresh while the model runs, so the reconciler knows this worker is alive."""
+
+    def __init__(self, job_id: str, worker_id: str) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.job_id, self.worker_id, self.stop, self.lost = job_id, worker_id, threading.Event(), False
+
+    def run(self) -> None:
+        ctx = get_context()
+        while not self.stop.wait(ctx.settings.heartbeat_interval):
+            try:
+                with ctx.sessions() as s:
+                    self.lost = not jobs.heartbeat(s, job_id=self.job_id, worker_id=self.worker_id)
+            except Exception:  # a DB hiccup: try again next beat
+                log.exception("heartbeat failed for %s", self.job_id)
+
+
+def _progress_logger(job_id: str):
+    """Turn the library's progress dicts into a few job log lines (stage changes and chunks)."""
+    ctx, last = get_context(), {"key": None}
+
+    def progress(event: dict) -> None:
+        key = (event.get("stage"), event.get("chunk"))
+        if key == last["key"]:
+            return
+        last["key"] = key
+        chunk = f" chunk {event['chunk']}/{event['chunks']}" if event.get("chunks") else ""
+        with ctx.sessions() as s:
+            crud.add_log(s, job_id=job_id, message=f"{event.get('stage', 'running')}{chunk} "
+                                                   f"({100 * float(event.get('fraction', 0)):.0f}%)")
+            s.commit()
+
+    return progress
+
+
+def _run(job, worker_id: str) -> dict:
+    """Download the input, separate it, upload the outputs; the job's `result` dict."""
+    from lasso.files import separate_file
+
+    ctx = get_context()
+    separator = ctx.separator()
+    with tempfile.TemporaryDirectory(prefix=f"{job.id}.") as tmp:
+        src = ctx.storage.get_file(job.input_key, Path(tmp) / job.input_name)
+        p = dict(job.params)
+        fmt = p.pop("output_format", "wav")
+        prompt = p.pop("prompt")
+        if p.get("spans") is None:
+            p.pop("spans", None)
+        out = separate_file(separator, src, Path(tmp) / "out", prompt, output_format=fmt,
+                            progress=_progress_logger(job.id), **p)
+        result = {"format": fmt, "duration": out.duration, "sample_rate": out.sample_rate, "channels": out.channels}
+        for name, path in (("target", out.target), ("residual", out.residual), ("target_video", out.target_video),
+                           ("residual_video", out.residual_video)):
+            if path is not None:
+                key = f"outputs/{job.id}/{Path(path).name}"
+                ctx.storage.put_file(key, Path(path))
+                result[name] = key
+        return result
+
+
+def _terminal(job_id: str) -> None:
+    """After COMPLETED/FAILED: the webhook, if the client asked for one."""
+    ctx = get_context()
+    with ctx.sessions() as s:
+        job = crud.get_job(s, job_id=job_id, owner_id=None)
+        has_webhook = job is not None and job.webhook is not None
+    if has_webhook:
+        enqueue_webhook(ctx.broker, job_id)
+
+
+@dramatiq.actor(actor_name="separate_job", queue_name=SEPARATE_QUEUE, max_retries=settings.job_max_retries,
+                time_limit=int(settings.job_time_limit * 1000), throws=(LassoError,), min_backoff=2_000,
+                max_backoff=120_000)
+def separate_job(job_id: str) -> None:
+    ctx, worker_id = get_context(), get_context().worker_id()
+    st = ctx.settings
+    with ctx.sessions() as s:
+        job = jobs.claim(s, job_id=job_id, worker_id=worker_id, stale_after=st.job_stale_after)
+    if job is None:
+        log.info("job %s is terminal or held by another worker: duplicate message skipped", job_id)
+        return
+    if job.attempts > st.job_max_attempts:
+        with ctx.sessions() as s:
+            jobs.fail(s, job_id=job_id, worker_id=worker_id, code="WORKER_LOST", retention=st.result_retention,
+                      message=f"the job was started {job.attempts - 1} times and its worker was lost each time")
+        return _terminal(job_id)
+    beat = Heartbeat(job_id, worker_id)
+    beat.start()
+    t0 = time.monotonic()
+    try:
+        result = _run(job, worker_id)
+    except LassoError as exc:  # the input is unusable: fail now, never retry
+        with ctx.sessions() as s:
+            jobs.fail(s, job_id=job_id, worker_id=worker_id, code=exc.code, message=exc.message,
+                      retention=st.result_retention)
+        _terminal(job_id)
+        raise
+    except TimeLimitExceeded:
+        with ctx.sessions() as s:
+            jobs.fail(s, job_id=job_id, worker_id=worker_id, code="JOB_TIMEOUT", retention=st.result_retention,
+                      message=f"the separation took longer than {st.job_time_limit:g} s")
+        return _terminal(job_id)
+    except Exception as exc:  # infrastructure or model fault: retried by Dramatiq until the last attempt
+        retries = CurrentMessage.get_current_message().options.get("retries", 0) if \
+            CurrentMessage.get_current_message() else st.job_max_retries
+        with ctx.sessions() as s:
+            if retries >= st.job_max_retries:
+                jobs.fail(s, job_id=job_id, worker_id=worker_id, code="MODEL_FAILED", retention=st.result_retention,
+                          message=f"{type(exc).__name__}: {exc}")
+            else:
+                jobs.release(s, job_id=job_id, worker_id=worker_id,
+                             message=f"attempt failed ({type(exc).__name__}: {exc}); retrying")
+        if retries >= st.job_max_retries:
+            _terminal(job_id)
+        raise
+    finally:
+        beat.stop.set()
+    with ctx.sessions() as s:
+        done = jobs.complete(s, job=job, worker_id=worker_id, result=result, retention=st.result_retention)
+    if done:
+        log.info("job %s completed in %.1f s", job_id, time.monotonic() - t0)
+        _terminal(job_id)
+    else:  # lease lost while running: someone else owns the job now; drop our outputs' claim
+        log.warning("job %s finished after its lease was lost; result discarded", job_id)
+
+
+@dramatiq.actor(actor_name="deliver_webhook", queue_name=WEBHOOK_QUEUE, max_retries=0, time_limit=120_000)
+def deliver_webhook(job_id: str) -> None:
+    """One delivery attempt; on failure the next attempt is a new message delayed by the backoff."""
+    ctx = get_context()
+    st = ctx.settings
+    with ctx.sessions() as s:
+        job = crud.get_job(s, job_id=job_id, owner_id=None)
+        d = job.webhook if job is not None else None
+        if d is None or d.status in ("delivered", "failed") or job.status not in ("COMPLETED", "FAILED"):
+            return
+        if d.payload is None:  # built once, so every retry sends the same id and body
+            d.payload = json.dumps(event_view(job, ctx.storage, job.base_url), separators=(",", ":"))
+            d.message_id = crud.new_id("msg")
+        d.status = "sending"
+        s.commit()
+        url, body, secret, msg_id = d.url, d.payload, d.secret, d.message_id
+    error = webhooks.deliver(url, body, secret=secret, msg_id=msg_id, timeout=st.webhook_timeout,
+                             allow_loopback=st.allow_loopback_urls)
+    with ctx.sessions() as s:
+        d = crud.get_job(s, job_id=job_id, owner_id=None).webhook
+        d.attempts += 1
+        if error is None:
+            d.status, d.delivered_at, d.last_error = "delivered", utcnow(), None
+        else:
+            d.last_error = error
+            d.status = "failed" if d.attempts >= st.webhook_max_attempts else "pending"
+        s.commit()
+        attempts, status = d.attempts, d.status
+    if status == "pending":
+        delay = min(st.webhook_backoff * 2 ** (attempts - 1), st.webhook_backoff_max)
+        enqueue_webhook(ctx.broker, job_id, delay_ms=int(delay * 1000))

@@ -1,0 +1,154 @@
+"""Real servers on loopback for the end-to-end tests: Redis, PostgreSQL, uvicorn with the API, worker processes.
+
+Everything runs as child processes of the test with its own LASSO_HOME; tests stop them in fixtures' teardown.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from api.supervise import free_port, redis_command, wait_for_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def service_env(home: Path, **extra: str) -> dict[str, str]:
+    """Environment of a test service: debug model, fast heartbeats, loopback URLs allowed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LASSO_")}
+    weights = REPO / "lasso" / "weights" / "lasso-default.pt"
+    env |= {"LASSO_HOME": str(home), "LASSO_CHECKPOINT": os.environ.get("LASSO_E2E_CHECKPOINT", "debug"
+                                                                        if not weights.exists() else str(weights)),
+            "LASSO_DEVICE": "cpu", "LASSO_UI": "0", "LASSO_ALLOW_LOOPBACK_URLS": "1",
+            "LASSO_MAINTENANCE_INTERVAL": "1", "LASSO_HEARTBEAT_INTERVAL": "0.5", "LASSO_JOB_STALE_AFTER": "4",
+            "LASSO_BROKER_HEARTBEAT_TIMEOUT_MS": "4000", "LASSO_WEBHOOK_BACKOFF": "0.2",
+            "LASSO_WEBHOOK_MAX_ATTEMPTS": "3", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    return env | extra
+
+
+def spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=open(log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+                            start_new_session=True)
+
+
+def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def start_redis(data_dir: Path, port: int | None = None) -> tuple[subprocess.Popen, int]:
+    port = port or free_port()
+    proc = spawn(redis_command(data_dir, port), os.environ.copy(), data_dir.parent / f"redis-{port}.log")
+    wait_for_port("127.0.0.1", port)
+    return proc, port
+
+
+def start_api(env: dict[str, str], port: int | None = None) -> tuple[subprocess.Popen, str]:
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1", "--port",
+           str(port), "--log-level", "warning"]
+    env = env | {"LASSO_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    proc = spawn(cmd, env, Path(env["LASSO_HOME"]) / f"api-{port}.log")
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/healthz", proc)
+    return proc, base
+
+
+def start_worker(env: dict[str, str], name: str = "worker") -> subprocess.Popen:
+    return spawn([sys.executable, "-m", "api.worker", "--processes", "1", "--threads", "1"], env,
+                 Path(env["LASSO_HOME"]) / f"{name}.log")
+
+
+def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+def children(pid: int) -> list[int]:
+    """Direct child pids (from /proc), to find the worker processes that dramatiq forked."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).resolve().parent if initdb else None
+
+
+def start_postgres() -> tuple[subprocess.Popen, str, Path]:
+    """A throwaway PostgreSQL cluster on loopback, run as an unprivileged user when we are root (CI): its folder is
+    a fresh one directly under the system temp dir, which that user can reach (pytest's tmp_path is root-only)."""
+    import tempfile
+
+    bindir = postgres_bin()
+    if bindir is None:
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+    workdir = Path(tempfile.mkdtemp(prefix="lasso-pg-"))
+    data, port = workdir / "pgdata", free_port()
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        user = "postgres" if _user_exists("postgres") else "nobody"
+        shutil.chown(workdir, user)
+        workdir.chmod(0o777)
+        prefix = ["runuser", "-u", user, "--"]
+    subprocess.run(prefix + [str(bindir / "initdb"), "-D", str(data), "-U", "lasso", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    proc = subprocess.Popen(prefix + [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
+                                      "-k", str(workdir), "-c", "fsync=off"], stdout=open(workdir / "pg.log", "ab"),  # noqa: SIM115
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    wait_for_port("127.0.0.1", port)
+    url = f"postgresql://lasso@127.0.0.1:{port}/postgres"
+    deadline = time.monotonic() + 30
+    import psycopg
+
+    while True:
+        try:
+            psycopg.connect(url).close()
+            return proc, url, workdir
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
