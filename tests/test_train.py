@@ -73,6 +73,14 @@ def test_training_lowers_loss_and_resumes(micro_corpus_dir, tiny_val_dir, tmp_pa
     steps = [h["step"] for h in map(json.loads, (tmp_path / "history.jsonl").read_text().splitlines())]
     assert steps == sorted(steps) and max(steps) == 310
 
+    tuned = _cfg(micro_corpus_dir, tiny_val_dir, steps=1)  # fine-tuning starts from the weights, not from scratch
+    tuned.init_from = str(tmp_path / "state.pt")
+    tuned.optim.lr = 1e-9
+    train(tuned, tmp_path / "tuned")
+    weights = torch.load(tmp_path / "tuned" / "state.pt", weights_only=False)["model"]
+    reference = torch.load(tmp_path / "state.pt", weights_only=False)["model"]
+    assert all(torch.allclose(weights[k], reference[k], atol=1e-5) for k in reference)
+
 
 def test_lr_schedule_warms_up_then_decays(tiny_corpus_dir, tiny_val_dir):
     o = _cfg(tiny_corpus_dir, tiny_val_dir, steps=1000).optim

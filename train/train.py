@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
@@ -82,6 +83,11 @@ def train(cfg: DictConfig, run_dir: Path) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path, best_path = run_dir / "state.pt", run_dir / "best.pt"
     step, best = 0, -float("inf")
+    if cfg.init_from and not state_path.exists():  # fine-tune: weights from another run, fresh optimiser/schedule
+        init = torch.load(to_absolute_path(cfg.init_from), map_location=device, weights_only=False)
+        model.load_state_dict(init.get("model") or {k: v.float() for k, v in init["state_dict"].items()})
+        if main:
+            print(f"initialised from {cfg.init_from}")
     if state_path.exists():  # resume: same command, same run dir
         state = torch.load(state_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
