@@ -45,10 +45,10 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def true_spans(item) -> list:
+    """The item's true per-frame activity as include spans (exact frame times, no smoothing)."""
     hop_s = 128 / item.sample_rate
-    per_window = max(1, round(SPAN_WINDOW / hop_s))
-    act = item.activity[: len(item.activity) // per_window * per_window].reshape(-1, per_window).any(1)
-    return activity_to_spans(act, SPAN_WINDOW, min_gap=0.0, min_len=0.0, pad=0.0, duration=len(item.mixture) / 16000)
+    return activity_to_spans(item.activity, hop_s, min_gap=0.0, min_len=0.0, pad=0.0,
+                             duration=len(item.mixture) / item.sample_rate)
 
 
 def window_activity(spans, n_windows: int) -> np.ndarray:

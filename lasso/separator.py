@@ -23,7 +23,7 @@ from lasso.inference import PRESETS, apply_mask, estimate_mask, predict_activity
 from lasso.models.lasso_net import LassoNet
 from lasso.models.text_encoder import load_text_encoder
 from lasso.rerank import Variant, load_scorer, make_variants, score_candidates
-from lasso.spans import Span, activity_to_spans, exclusion_gain, parse_spans, span_states
+from lasso.spans import UNKNOWN, Span, activity_to_spans, exclusion_gain, parse_spans, span_states
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 Sink = Callable[[int, np.ndarray, np.ndarray], None]  # (start sample, target block, residual block)
@@ -136,17 +136,19 @@ class Separator:
         bounds = chunk_bounds(source.num_samples, chunk, overlap)
         timings = {"text": time.perf_counter() - t0}
 
+        outside = None  # span state of frames outside every span (see span_states)
         if opts["predict_spans"] and not span_list:
             span_list = self._predict_spans(source, bounds, overlap, text, preset, progress)
+            outside = UNKNOWN
             timings["predict_spans"] = time.perf_counter() - t0 - sum(timings.values())
         variant, candidates = Variant(prompt), []
         if k > 1:
-            variant, candidates = self._rerank(source, prompt, k, span_list, preset)
+            variant, candidates = self._rerank(source, prompt, k, span_list, outside, preset)
             timings["rerank"] = time.perf_counter() - t0 - sum(timings.values())
             text = self._embed(variant.prompt)
 
         blocks_t, blocks_r = [], []
-        for start, target, residual in self._run(source, bounds, overlap, text, span_list, preset, variant,
+        for start, target, residual in self._run(source, bounds, overlap, text, span_list, outside, preset, variant,
                                                  progress, "separate"):
             if sink:
                 sink(start, target, residual)
@@ -164,15 +166,16 @@ class Separator:
                                 {**opts, "chunk_overlap_used": overlap / sr, "variant": variant.describe(prompt)})
 
     # -- the chunk loop, shared by every option ------------------------------------------------------------------
-    def _run(self, source: AudioSource, bounds, overlap: int, text: torch.Tensor, spans: list[Span], preset,
-             variant: Variant, progress: ProgressCallback | None, stage: str):
+    def _run(self, source: AudioSource, bounds, overlap: int, text: torch.Tensor, spans: list[Span],
+             outside: int | None, preset, variant: Variant, progress: ProgressCallback | None, stage: str):
         """Yield (start, target, residual) blocks [channels, n] in order, crossfaded across chunk seams."""
         sr, m = source.sample_rate, self.model
         ola = OverlapAdd(bounds, overlap, source.channels)
         for i, (start, end) in enumerate(bounds):
             x = torch.from_numpy(np.ascontiguousarray(source.read(start, end), dtype=np.float32)).to(self.device)
             mono = resample(x.mean(0), sr, m.cfg.sample_rate)
-            states = span_states(spans, m.frames(mono.shape[-1]), m.cfg.hop / m.cfg.sample_rate, start / sr)[None]
+            states = span_states(spans, m.frames(mono.shape[-1]), m.cfg.hop / m.cfg.sample_rate, start / sr,
+                                 outside)[None]
             mask = estimate_mask(m, mono, text, states.to(self.device), preset.tta_shifts, variant.shift)
             if variant.sharpness != 1.0:
                 mask = mask ** variant.sharpness
@@ -190,15 +193,16 @@ class Separator:
         """A first pass without spans; where its target holds a real share of the mix becomes an include span."""
         sr = source.sample_rate
         active = []
-        for start, target, residual in self._run(source, bounds, overlap, text, [], preset, Variant(""), progress,
-                                                 "predict_spans"):
+        for start, target, residual in self._run(source, bounds, overlap, text, [], None, preset, Variant(""),
+                                                 progress, "predict_spans"):
             active.append((start, target.mean(0), (target + residual).mean(0)))
         target = np.concatenate([a[1] for a in active])
         mixture = np.concatenate([a[2] for a in active])
         activity = predict_activity(target, mixture, sr, window=SPAN_WINDOW)
         return activity_to_spans(activity, SPAN_WINDOW, duration=source.num_samples / sr)
 
-    def _rerank(self, source, prompt: str, k: int, spans: list[Span], preset) -> tuple[Variant, list[dict]]:
+    def _rerank(self, source, prompt: str, k: int, spans: list[Span], outside: int | None,
+                preset) -> tuple[Variant, list[dict]]:
         """Make k candidates on the first RERANK_SECONDS, score them, return the best variant and all candidates.
 
         Candidates are judged on (at most) the first minute so a long file is never held k times in memory; the
@@ -210,7 +214,8 @@ class Separator:
         variants = make_variants(prompt, k, self.model.cfg.hop)
         outs = []
         for v in variants:
-            blocks = list(self._run(head, [(0, n)], 0, self._embed(v.prompt), spans, preset, v, None, "rerank"))
+            blocks = list(self._run(head, [(0, n)], 0, self._embed(v.prompt), spans, outside, preset, v, None,
+                                    "rerank"))
             outs.append((blocks[0][1], blocks[0][2]))
         to_model = [resample(torch.from_numpy(x.mean(0)), sr, self.sample_rate) for pair in outs for x in pair]
         targets, residuals = torch.stack(to_model[0::2]), torch.stack(to_model[1::2])

@@ -51,15 +51,17 @@ def parse_spans(spans: Iterable[Span | Mapping] | None, duration: float) -> list
     return out
 
 
-def span_states(spans: list[Span], num_frames: int, hop_seconds: float, offset: float = 0.0) -> torch.Tensor:
+def span_states(spans: list[Span], num_frames: int, hop_seconds: float, offset: float = 0.0,
+                outside: int | None = None) -> torch.Tensor:
     """Per-frame model input [num_frames] (long): PRESENT inside include spans, ABSENT inside exclude spans.
 
-    When any include span is given, frames outside every span count as ABSENT too: the user has said where the
-    target is. With only exclude spans, the rest stays UNKNOWN.
+    Frames outside every span get `outside`; by default ABSENT when any include span is given (the user has said
+    where the target is) and UNKNOWN otherwise. Predicted spans pass UNKNOWN: a missed onset should not be erased.
     """
     times = offset + np.arange(num_frames) * hop_seconds
-    has_include = any(s.include for s in spans)
-    states = np.full(num_frames, ABSENT if has_include else UNKNOWN, dtype=np.int64)
+    if outside is None:
+        outside = ABSENT if any(s.include for s in spans) else UNKNOWN
+    states = np.full(num_frames, outside, dtype=np.int64)
     for s in spans:
         states[(times >= s.start) & (times < s.end)] = PRESENT if s.include else ABSENT
     return torch.from_numpy(states)
@@ -93,4 +95,5 @@ def activity_to_spans(active: np.ndarray, window: float, *, min_gap: float = 0.3
         else:
             spans.append([start, end])
     limit = duration if duration is not None else len(active) * window
-    return [Span(max(0.0, s - pad), min(limit, e + pad), True) for s, e in spans if e - s >= min_len]
+    out = [Span(max(0.0, s - pad), min(limit, e + pad), True) for s, e in spans if e - s >= min_len]
+    return [s for s in out if s.end > s.start]
