@@ -11,6 +11,7 @@ import torch
 from torch.nn import functional as F
 
 from lasso.audio import resample
+from lasso.chunking import chunk_bounds, fade_weights
 from lasso.models.lasso_net import LassoNet
 
 
@@ -32,9 +33,39 @@ PRESETS = {
 }
 
 
+WINDOW_FRAMES = 750  # 6 s of 8 ms frames: masks are estimated on windows close to the 4 s training segments
+WINDOW_HOP = 375  # 3 s: a fixed grid from the start of the chunk, so chunks starting on it see the same windows
+
+
 @torch.inference_mode()
 def estimate_mask(model: LassoNet, mono: torch.Tensor, text: torch.Tensor, states: torch.Tensor,
                   shifts: int = 1, shift: int = 0) -> torch.Tensor:
+    """mono [T] at the model rate -> mask [bins, frames], estimated on overlapping 6 s windows and blended.
+
+    Why windows: the network's normalisation layers pool over time, so one pass over a long input would see
+    other statistics than the 4 s segments it was trained on, and its output would depend on where a chunk starts.
+    """
+    frames = model.frames(mono.shape[-1])
+    if frames <= WINDOW_FRAMES:
+        return _estimate(model, mono, text, states, shifts, shift)
+    hop = model.cfg.hop
+    bounds = chunk_bounds(frames, WINDOW_FRAMES, WINDOW_FRAMES - WINDOW_HOP)
+    mask = weight = None
+    for i, (f0, f1) in enumerate(bounds):
+        part = mono[f0 * hop: (f1 - 1) * hop + 1]
+        m = _estimate(model, part, text, states[..., f0:f1], shifts, shift)[:, : f1 - f0]
+        fade = WINDOW_FRAMES - WINDOW_HOP
+        w = torch.from_numpy(fade_weights(f1 - f0, fade if i else 0, fade if i < len(bounds) - 1 else 0))
+        w = w.clamp(min=1e-3).to(m.device)  # blended by the summed weight, so any overlap adds up to one
+        if mask is None:
+            mask, weight = torch.zeros(m.shape[0], frames, device=m.device), torch.zeros(frames, device=m.device)
+        mask[:, f0:f1] += m * w
+        weight[f0:f1] += w
+    return mask / weight
+
+
+def _estimate(model: LassoNet, mono: torch.Tensor, text: torch.Tensor, states: torch.Tensor,
+              shifts: int = 1, shift: int = 0) -> torch.Tensor:
     """mono [T] at the model rate -> mask [bins, frames] on the model's STFT grid.
 
     With shifts > 1 the input is delayed by k*hop/shifts samples, the mask estimated and moved back onto the
