@@ -2,7 +2,7 @@
 faults: kill -9 of the worker mid-job, restarts of Redis and of the API with jobs queued, a webhook receiver down.
 
 With the debug (random) model SDR means nothing, so the checks are shape, rate and target + residual == input; when
-lasso/weights/lasso-default.pt exists, the target must also beat the mixture (SDRi > 0) on a known source.
+lasso/weights/lasso-default.pt exists, the target must also beat the mixture by 3 dB (SDRi) on a known real source.
 """
 
 import io
@@ -54,11 +54,20 @@ def served(tmp_path_factory):
 
 
 def mixture() -> tuple[np.ndarray, np.ndarray, int]:
+    """Real recordings mixed at 0 dB: a man saying "three" (the known source) over rain."""
+    from lasso.audio import load_audio, resample
+    from lasso.data.corpus import default_shared_dir
+
     sr = 16000
-    t = np.arange(3 * sr) / sr
-    source = 0.3 * np.sin(2 * np.pi * 440 * t) * (t % 1 < 0.5)
-    noise = 0.1 * np.random.default_rng(1).standard_normal(len(t))
-    return source + noise, source, sr
+
+    def read(path: str) -> np.ndarray:
+        audio, rate = load_audio(default_shared_dir() / path)
+        return resample(audio.mean(0), rate, sr).numpy()
+
+    rain = read("berklee/rain_1.mp3")[: 3 * sr]
+    source = np.pad(read("fsdd/3_jackson_0.wav"), (0, 3 * sr))[: len(rain)]
+    rain *= np.sqrt(np.sum(source ** 2) / np.sum(rain ** 2))
+    return source + rain, source, sr
 
 
 def sdr(ref: np.ndarray, est: np.ndarray) -> float:
@@ -80,7 +89,7 @@ def test_upload_submit_stream_result_download_webhook(served):
     sf.write(buf, mix.astype(np.float32), sr, format="WAV", subtype="FLOAT")
     rx = WebhookReceiver()
     try:
-        sub = c.submit(c.upload(buf.getvalue()), prompt="a beeping tone", webhookUrl=rx.url)
+        sub = c.submit(c.upload(buf.getvalue()), prompt="a man speaking", webhookUrl=rx.url)
         events = c.stream(sub["request_id"], interval=1)
         assert events[-1][0] == "status" and events[-1][1]["status"] == "COMPLETED", events
         res = c.http.get(sub["result_url"]).json()
@@ -89,7 +98,7 @@ def test_upload_submit_stream_result_download_webhook(served):
         assert tsr == sr and target.shape == mix.shape == residual.shape
         np.testing.assert_allclose(target + residual, mix, atol=1e-5)
         if WEIGHTS.exists():
-            assert sdr(source, target) - sdr(source, mix) > 0
+            assert sdr(source, target) - sdr(source, mix) > 3  # measured: 11 dB with the shipped model
         c.wait(sub["request_id"])
         for _ in range(50):
             if c.status(sub["request_id"])["webhook"]["delivery_status"] == "delivered":
