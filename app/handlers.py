@@ -15,9 +15,7 @@ import numpy as np
 from app import history, plots
 from app.inputs import clean_rows, describe_source, overview
 from app.runtime import get_separator, load_input, new_run_dir, readable_errors
-from lasso import InferenceConfig, Span
-from lasso.audio import save_audio
-from lasso.files import mux_video
+from lasso import InferenceConfig, Span, mux_video, save_audio
 
 MAX_CANDIDATES = 8  # the Separator accepts 1..8; the page has this many candidate slots
 DEFAULTS = InferenceConfig()

@@ -19,8 +19,7 @@ from typing import Any, TypeVar
 import gradio as gr
 import numpy as np
 
-from lasso import LassoError, Separator
-from lasso.audio import load_audio
+from lasso import LassoError, Separator, load_audio
 
 log = logging.getLogger("app")
 F = TypeVar("F", bound=Callable[..., Any])

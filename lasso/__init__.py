@@ -6,6 +6,7 @@
     res.target, res.residual, res.sample_rate
 """
 
+from lasso.audio import load_audio, save_audio
 from lasso.config import InferenceConfig, ModelConfig
 from lasso.errors import (
     AudioError,
@@ -16,11 +17,13 @@ from lasso.errors import (
     TooLongError,
     UnsupportedFormatError,
 )
+from lasso.files import FileOutputs, mux_video, separate_file
 from lasso.separator import SeparationResult, Separator
 from lasso.spans import Span
 
 __all__ = [
     "AudioError",
+    "FileOutputs",
     "InferenceConfig",
     "LassoError",
     "ModelConfig",
@@ -32,4 +35,8 @@ __all__ = [
     "Span",
     "TooLongError",
     "UnsupportedFormatError",
+    "load_audio",
+    "mux_video",
+    "save_audio",
+    "separate_file",
 ]

@@ -70,7 +70,7 @@ def _progress_logger(job_id: str):
 
 def _run(job, worker_id: str) -> dict:
     """Download the input, separate it, upload the outputs; the job's `result` dict."""
-    from lasso.files import separate_file
+    from lasso import separate_file
 
     ctx = get_context()
     separator = ctx.separator()

@@ -104,9 +104,9 @@ def test_bad_media_fails_only_its_job(client, auth, run_worker):
 
 
 def test_infrastructure_fault_is_retried(client, auth, run_worker, monkeypatch):
-    import lasso.files
+    import lasso
 
-    real, calls = lasso.files.separate_file, []
+    real, calls = lasso.separate_file, []
 
     def flaky(*a, **k):
         calls.append(1)
@@ -114,7 +114,7 @@ def test_infrastructure_fault_is_retried(client, auth, run_worker, monkeypatch):
             raise OSError("disk hiccup")
         return real(*a, **k)
 
-    monkeypatch.setattr(lasso.files, "separate_file", flaky)
+    monkeypatch.setattr(lasso, "separate_file", flaky)
     rid = submit(client, auth, upload(client, auth, wav_bytes()))
     run_worker()
     s = status(client, auth, rid)
