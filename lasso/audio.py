@@ -113,21 +113,28 @@ def save_audio(path: str | Path, audio: np.ndarray, sample_rate: int, fmt: str |
         raise UnsupportedFormatError(f"output format must be one of {OUTPUT_FORMATS}, got {fmt!r}")
     audio = as_channels_first(audio)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
+    wav = path.with_name(f".{path.stem}.part.wav")
     try:
-        if fmt == "wav":
-            sf.write(str(tmp), audio.T, sample_rate, subtype="FLOAT", format="WAV")
-        else:
-            raw = np.ascontiguousarray(audio.T, dtype=np.float32).tobytes()
-            cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "f32le", "-ar", str(sample_rate), "-ac",
-                   str(audio.shape[0]), "-i", "-", "-codec:a", "libmp3lame", "-q:a", "2", "-f", "mp3", str(tmp)]
-            proc = subprocess.run(cmd, input=raw, capture_output=True)
-            if proc.returncode != 0:
-                raise AudioError(f"mp3 encoding failed: {proc.stderr.decode(errors='replace')[:300]}")
-        tmp.replace(path)  # never leave a half-written output under the final name
+        sf.write(str(wav), audio.T, sample_rate, subtype="FLOAT", format="WAV")
+        finalize(wav, path, fmt)
     finally:
-        tmp.unlink(missing_ok=True)
+        wav.unlink(missing_ok=True)
     return path
+
+
+def finalize(wav: Path, path: Path, fmt: str) -> None:
+    """Move a finished float wav into place, or encode it to mp3 there; never a half-written file under `path`."""
+    if fmt == "wav":
+        wav.replace(path)
+        return
+    tmp = path.with_name(f".{path.name}.part")
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(wav), "-codec:a", "libmp3lame", "-q:a", "2", "-f", "mp3",
+           str(tmp)]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise AudioError(f"mp3 encoding failed: {proc.stderr.decode(errors='replace')[:300]}")
+    tmp.replace(path)
 
 
 class FileSource:
@@ -197,15 +204,10 @@ class FileSink:
         for f in self.files:
             f.close()
         for part, final in zip(self.parts, self.paths, strict=True):
-            if fmt == "wav":
-                part.replace(final)
-                continue
-            cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(part), "-codec:a", "libmp3lame", "-q:a", "2",
-                   "-f", "mp3", str(final)]
-            proc = subprocess.run(cmd, capture_output=True)
-            part.unlink(missing_ok=True)
-            if proc.returncode != 0:
-                raise AudioError(f"mp3 encoding failed: {proc.stderr.decode(errors='replace')[:300]}")
+            try:
+                finalize(part, final, fmt)
+            finally:
+                part.unlink(missing_ok=True)
 
     def abort(self) -> None:
         for f, part in zip(self.files, self.parts, strict=True):

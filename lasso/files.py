@@ -6,7 +6,7 @@ re-encoded), so users get a target video and a residual video.
 
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ class FileOutputs:
     result: SeparationResult
     target_video: Path | None = None
     residual_video: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready description (no audio arrays)."""
