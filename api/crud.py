@@ -89,11 +89,16 @@ def create_file(session: Session, *, owner_id: str, file_name: str, content_type
     return row
 
 
-def get_file(session: Session, *, file_id: str, owner_id: str | None) -> StoredFile | None:
-    row = session.get(StoredFile, file_id)
+def _owned(session: Session, model: type, row_id: str, owner_id: str | None):
+    """The row, or None when it does not exist or belongs to another key (both answer 404 the same way)."""
+    row = session.get(model, row_id)
     if row is None or (owner_id is not None and row.owner_id != owner_id):
         return None
     return row
+
+
+def get_file(session: Session, *, file_id: str, owner_id: str | None) -> StoredFile | None:
+    return _owned(session, StoredFile, file_id, owner_id)
 
 
 def file_status(row: StoredFile) -> str:
@@ -129,10 +134,7 @@ def create_job(session: Session, *, job_id: str, owner_id: str, params: dict[str
 
 
 def get_job(session: Session, *, job_id: str, owner_id: str | None) -> Job | None:
-    job = session.get(Job, job_id)
-    if job is None or (owner_id is not None and job.owner_id != owner_id):
-        return None
-    return job
+    return _owned(session, Job, job_id, owner_id)
 
 
 def add_log(session: Session, *, job_id: str, message: str) -> None:

@@ -6,6 +6,7 @@ through the ffmpeg binary that the imageio-ffmpeg wheel ships, so no system ffmp
 """
 
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -56,15 +57,13 @@ def check_file(path: str | Path) -> Path:
 
 
 def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """Decode a file to ([channels, samples] float32, sample_rate)."""
-    path = check_file(path)
-    if path.suffix.lower() in SOUNDFILE_EXTS:
+    """Decode a whole file into memory: ([channels, samples] float32, sample_rate). Long files: use FileSource."""
+    with tempfile.TemporaryDirectory(prefix="lasso-decode-") as work:
+        source = FileSource(path, work)
         try:
-            data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-            return as_channels_first(data.T), int(sr)
-        except (sf.LibsndfileError, RuntimeError):
-            pass  # some mp3/ogg variants libsndfile rejects; ffmpeg gets a second try
-    return _load_with_ffmpeg(path)
+            return as_channels_first(source.read(0, source.num_samples)), source.sample_rate
+        finally:
+            source.close()
 
 
 def _probe_audio(path: Path) -> tuple[int, int]:
@@ -82,19 +81,6 @@ def _probe_audio(path: Path) -> tuple[int, int]:
     if "Invalid data" in proc.stderr or "could not find codec" in proc.stderr.lower():
         raise AudioError(f"could not decode {path.name}: not a valid audio or video file")
     raise AudioError(f"{path.name} has no audio stream")
-
-
-def _load_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
-    sr, channels = _probe_audio(path)
-    cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-vn", "-map", "0:a:0", "-f", "f32le", "-ac",
-           str(channels), "-ar", str(sr), "-"]
-    proc = subprocess.run(cmd, capture_output=True)
-    if proc.returncode != 0:
-        raise AudioError(f"could not decode {path.name}: {proc.stderr.decode(errors='replace').strip()[:300]}")
-    data = np.frombuffer(proc.stdout, dtype=np.float32)
-    if data.size == 0:
-        raise AudioError(f"{path.name} decoded to no audio")
-    return as_channels_first(data.reshape(-1, channels).T.copy()), sr
 
 
 def resample(audio: np.ndarray | torch.Tensor, orig_sr: int, new_sr: int) -> torch.Tensor:
