@@ -1,8 +1,8 @@
 """Audio in and out: decode anything ffmpeg can read, resample, write wav or mp3.
 
 Arrays are float32 shaped [channels, samples] inside the library; callers may pass [samples] for mono.
-soundfile (libsndfile) reads wav/flac/ogg/mp3 directly; everything else (m4a, aac, opus, video containers) goes
-through the ffmpeg binary that the imageio-ffmpeg wheel ships, so no system ffmpeg is needed.
+soundfile (libsndfile) reads wav/flac/ogg in place; everything else (mp3, m4a, aac, opus, video containers) is
+decoded to a temporary wav by the ffmpeg binary that the imageio-ffmpeg wheel ships, so no system ffmpeg is needed.
 """
 
 import subprocess
