@@ -6,7 +6,7 @@
     res.target, res.residual, res.sample_rate
 """
 
-from lasso.audio import load_audio, save_audio
+from lasso.audio import AudioInfo, load_audio, probe, save_audio
 from lasso.config import InferenceConfig, ModelConfig
 from lasso.errors import (
     AudioError,
@@ -23,6 +23,7 @@ from lasso.spans import Span
 
 __all__ = [
     "AudioError",
+    "AudioInfo",
     "FileOutputs",
     "InferenceConfig",
     "LassoError",
@@ -37,6 +38,7 @@ __all__ = [
     "UnsupportedFormatError",
     "load_audio",
     "mux_video",
+    "probe",
     "save_audio",
     "separate_file",
 ]

@@ -3,10 +3,13 @@
 Arrays are float32 shaped [channels, samples] inside the library; callers may pass [samples] for mono.
 soundfile (libsndfile) reads wav/flac/ogg in place; everything else (mp3, m4a, aac, opus, video containers) is
 decoded to a temporary wav by the ffmpeg binary that the imageio-ffmpeg wheel ships, so no system ffmpeg is needed.
+`probe` reads only the header (duration, rate, channels), so a service can refuse over-long media before decoding.
 """
 
+import re
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,19 @@ from lasso.errors import AudioError, UnsupportedFormatError
 
 SOUNDFILE_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
 FFMPEG_EXTS = {".m4a", ".aac", ".opus", ".mp4", ".mov", ".webm", ".mkv", ".wma", ".oga"}
+NATIVE_EXTS = {".wav", ".flac", ".ogg"}  # read in place by libsndfile; the rest goes through ffmpeg
 OUTPUT_FORMATS = ("wav", "mp3")
+PROBE_TIMEOUT = 30.0  # s for ffmpeg to read a header: more means a pathological file, not a slow disk
+_DURATION = re.compile(r"Duration:\s*(\d+):(\d\d):(\d\d(?:\.\d+)?)")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file's header says about its audio (see `probe`)."""
+
+    duration: float | None  # seconds; None when the container does not record it (only decoding can tell then)
+    sample_rate: int  # Hz of the first audio stream
+    channels: int  # as decoding will produce them
 
 
 def ffmpeg_exe() -> str:
@@ -66,21 +81,59 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
             source.close()
 
 
-def _probe_audio(path: Path) -> tuple[int, int]:
-    """(sample_rate, channels) of the first audio stream, read from ffmpeg's banner."""
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
-    for line in proc.stderr.splitlines():
-        if "Stream #" in line and "Audio:" in line:
-            parts = [p.strip() for p in line.split("Audio:", 1)[1].split(",")]
-            sr = next(int(p.split()[0]) for p in parts if p.endswith("Hz"))
-            layout = parts[2] if len(parts) > 2 else "mono"
-            channels = {"mono": 1, "stereo": 2}.get(layout.split("(")[0])
-            if channels is None:
-                channels = int(layout.split()[0]) if layout.split()[0].isdigit() else 2
-            return sr, channels
-    if "Invalid data" in proc.stderr or "could not find codec" in proc.stderr.lower():
-        raise AudioError(f"could not decode {path.name}: not a valid audio or video file")
-    raise AudioError(f"{path.name} has no audio stream")
+def probe(path: str | Path) -> AudioInfo:
+    """Duration, sample rate and channels from the header alone, so callers can refuse over-long media cheaply.
+
+    wav/flac/ogg: libsndfile's header; everything else, and those libsndfile cannot open: ffmpeg's banner
+    (`ffmpeg -i` reads the container header and stops, nothing is decoded). Raises what decoding would raise:
+    UnsupportedFormatError for an unknown type, AudioError for an empty, undecodable or audio-less file.
+    """
+    path = check_file(path)
+    if path.suffix.lower() in NATIVE_EXTS:
+        try:
+            info = sf.info(str(path))
+        except sf.LibsndfileError:  # e.g. a codec libsndfile lacks: ffmpeg may still read it, as FileSource does
+            info = None
+        if info is not None:
+            if info.frames <= 0 or info.samplerate <= 0:
+                raise AudioError(f"{path.name} contains no audio samples")
+            return AudioInfo(info.frames / info.samplerate, info.samplerate, info.channels)
+    return _ffmpeg_info(path)
+
+
+def _ffmpeg_info(path: Path) -> AudioInfo:
+    """The container's duration and the first audio stream's format, parsed from ffmpeg's banner."""
+    try:
+        proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=PROBE_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        raise AudioError(f"could not read {path.name}: its header took longer than {PROBE_TIMEOUT:g} s") from exc
+    banner = proc.stderr.decode(errors="replace")  # tags may be in any encoding
+    stream = next((line for line in banner.splitlines() if "Stream #" in line and "Audio:" in line), None)
+    if stream is None:
+        if "Invalid data" in banner or "could not find codec" in banner.lower():
+            raise AudioError(f"could not decode {path.name}: not a valid audio or video file")
+        raise AudioError(f"{path.name} has no audio stream")
+    sample_rate, channels = _stream_format(stream, path.name)
+    m = _DURATION.search(banner)
+    duration = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]) if m else None  # "Duration: N/A": unknown
+    return AudioInfo(duration, sample_rate, channels)
+
+
+def _stream_format(line: str, name: str) -> tuple[int, int]:
+    """(sample_rate, channels) of a banner line such as `Stream #0:1: Audio: aac (LC), 44100 Hz, stereo, fltp`.
+
+    Named layouts other than mono/stereo (5.1, quad, ...) count as 2: decoding downmixes them to stereo.
+    """
+    parts = [p.strip() for p in line.split("Audio:", 1)[1].split(",")]
+    at = next((i for i, p in enumerate(parts) if p.endswith("Hz") and p.split()[0].isdigit()), None)
+    if at is None:
+        raise AudioError(f"could not decode {name}: the audio stream has no sample rate")
+    layout = parts[at + 1] if at + 1 < len(parts) else "mono"
+    channels = {"mono": 1, "stereo": 2}.get(layout.split("(")[0])
+    if channels is None:
+        channels = int(layout.split()[0]) if layout.split() and layout.split()[0].isdigit() else 2
+    return int(parts[at].split()[0]), channels
 
 
 def resample(audio: np.ndarray | torch.Tensor, orig_sr: int, new_sr: int) -> torch.Tensor:
@@ -133,7 +186,7 @@ class FileSource:
     def __init__(self, path: str | Path, workdir: str | Path) -> None:
         self.path = path = check_file(path)
         try:
-            if path.suffix.lower() not in {".wav", ".flac", ".ogg"}:
+            if path.suffix.lower() not in NATIVE_EXTS:
                 raise RuntimeError("decode with ffmpeg")
             self._file = sf.SoundFile(str(path))
         except (sf.LibsndfileError, RuntimeError):
@@ -164,9 +217,9 @@ class FileSource:
 
 
 def _decode_to_wav(path: Path, out: Path) -> None:
-    sr, channels = _probe_audio(path)
-    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(path), "-vn", "-map", "0:a:0", "-ac", str(channels),
-           "-ar", str(sr), "-c:a", "pcm_f32le", "-f", "wav", str(out)]
+    info = _ffmpeg_info(path)
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(path), "-vn", "-map", "0:a:0", "-ac", str(info.channels),
+           "-ar", str(info.sample_rate), "-c:a", "pcm_f32le", "-f", "wav", str(out)]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0 or not out.exists():
         raise AudioError(f"could not decode {path.name}: {proc.stderr.decode(errors='replace').strip()[:300]}")
