@@ -1,7 +1,8 @@
 """Engine and sessions: SQLite in WAL mode on one machine, PostgreSQL at scale, the same models for both.
 
 The API and every worker process open their own engine on `settings.database`; the tables are created on first use
-(no migrations yet: the schema is versioned with the package).
+(no migrations yet: the schema is versioned with the package). Nullable columns added to a model later are added to
+an existing database on first use, so an upgraded service keeps its LASSO_HOME; anything else needs a migration.
 """
 
 from collections.abc import Iterator
@@ -10,8 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from threading import Lock
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -74,8 +76,30 @@ def get_sessionmaker(url: str) -> sessionmaker:
             from api import models  # noqa: F401  (registers the tables)
 
             Base.metadata.create_all(engine)
+            _add_missing_columns(engine)
             _engines[url] = (engine, sessionmaker(engine, expire_on_commit=False))
         return _engines[url][1]
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """ALTER TABLE ADD COLUMN for nullable model columns an older database lacks (create_all skips existing tables).
+
+    Several processes may start at once: one that loses the race finds the column there and carries on.
+    """
+    quote = engine.dialect.identifier_preparer.quote
+    for table in Base.metadata.sorted_tables:
+        have = {c["name"] for c in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have or not column.nullable:
+                continue
+            ddl = (f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} "
+                   f"{column.type.compile(engine.dialect)}")
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(ddl))
+            except DBAPIError:
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise
 
 
 @contextmanager
