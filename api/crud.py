@@ -111,9 +111,9 @@ def file_status(row: StoredFile) -> str:
     return "expired" if now >= row.expires_at else "pending"
 
 
-def mark_uploaded(session: Session, *, row: StoredFile, size: int, retention: int) -> None:
+def mark_uploaded(session: Session, *, row: StoredFile, size: int, retention: int, duration: float | None) -> None:
     now = utcnow()
-    row.uploaded, row.uploaded_at, row.file_size = True, now, size
+    row.uploaded, row.uploaded_at, row.file_size, row.duration = True, now, size, duration
     row.delete_after = now + timedelta(seconds=retention)
 
 

@@ -43,6 +43,7 @@ class StoredFile(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # end of the upload window
     uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     delete_after: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)  # s, from the header at upload; None: unknown
 
 
 class Job(Base):

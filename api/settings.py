@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     fetch_timeout: float = 120.0  # s, total time to download an audio_url
     fetch_max_redirects: int = 5
     max_metadata_bytes: int = 16_384  # JSON size of `metadata`
+    max_duration: float = Field(4 * 3600.0, gt=0)  # s of audio per job (the workers' InferenceConfig.max_duration)
     stream_window: float = 600.0  # s, an SSE stream ends with a `timeout` event after this
 
     # retention

@@ -1,11 +1,14 @@
 """What POST /v1/queue/audio/separate checks before a job exists: credits, webhook, metadata, spans, the media.
 
 A remote `audio_url` is downloaded here, through the SSRF guard, into storage: the job then only reads storage, and
-the client learns at once (502/413/400) when the URL is unusable rather than through a failed job.
+the client learns at once (502/413/400) when the URL is unusable rather than through a failed job. Media longer than
+`max_duration` is a 413 here when its header says so (uploads are probed at their PUT, downloads before storing);
+media whose header cannot be read is queued anyway and fails its job as INVALID_AUDIO, as decoding decides that.
 """
 
 import base64
 import json
+import logging
 import mimetypes
 import os
 import secrets
@@ -31,6 +34,8 @@ from api.models import ApiKey
 from api.schemas import SubmitAudioSeparateRequest
 from api.settings import Settings
 from api.storage import Storage
+
+log = logging.getLogger("api")
 
 
 def check_request(body: SubmitAudioSeparateRequest, key: ApiKey, settings: Settings) -> None:
@@ -58,8 +63,31 @@ def webhook_secret(body: SubmitAudioSeparateRequest) -> tuple[str | None, bool]:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(), True
 
 
-def file_source(session: Session, key: ApiKey, file_id: str) -> tuple[str, str]:
-    """(storage key, file name) of an uploaded file of this key; 400 unknown, 409 not uploaded, 410 expired."""
+def media_duration(path: Path) -> float | None:
+    """Seconds of audio per the file's header (lasso.probe), or None when it cannot be read: the worker decides then.
+
+    The file's suffix names its format, as it will for the worker.
+    """
+    from lasso import LassoError, probe  # the library (and torch) only once media arrives
+
+    try:
+        return probe(path).duration
+    except LassoError:
+        return None
+    except Exception:  # a broken ffmpeg must not refuse uploads: the job reports what is wrong
+        log.exception("could not probe %s", path.name)
+        return None
+
+
+def check_duration(duration: float | None, settings: Settings, param: str) -> None:
+    """413 AUDIO_TOO_LONG (the code a worker would fail the job with) when the media is over the limit."""
+    if duration is not None and duration > settings.max_duration:
+        raise PayloadTooLarge(f"the media is {duration:.1f} s long; the limit is {settings.max_duration:g} s",
+                              code="AUDIO_TOO_LONG", param=param)
+
+
+def file_source(session: Session, key: ApiKey, file_id: str, settings: Settings) -> tuple[str, str]:
+    """(storage key, file name) of an uploaded file of this key; 400 unknown, 409 pending, 410 expired, 413 too long."""
     row = crud.get_file(session, file_id=file_id, owner_id=key.id)
     if row is None:
         raise UnknownFile(f"no file {file_id!r} for this API key", param="input.file_id")
@@ -69,6 +97,7 @@ def file_source(session: Session, key: ApiKey, file_id: str) -> tuple[str, str]:
                        code="FILE_NOT_UPLOADED", param="input.file_id")
     if status == "expired":
         raise Gone("the file expired (upload window or retention passed)", param="input.file_id")
+    check_duration(row.duration, settings, "input.file_id")
     return row.storage_key, row.file_name
 
 
@@ -80,7 +109,7 @@ def _remote_name(url: str, content_type: str | None) -> str:
 
 
 def url_source(url: str, job_id: str, settings: Settings, storage: Storage) -> tuple[str, str]:
-    """Download `url` into storage under the job; (storage key, file name)."""
+    """Download `url` into storage under the job; (storage key, file name). 413 when too large or too long."""
     allow = settings.allow_loopback_urls
     try:
         netguard.check_url(url, allow_loopback=allow)
@@ -93,8 +122,7 @@ def url_source(url: str, job_id: str, settings: Settings, storage: Storage) -> t
                                              max_bytes=settings.max_upload_bytes,
                                              max_redirects=settings.fetch_max_redirects)
         name = _remote_name(url, content_type)
-        storage.put_file(f"jobs/{job_id}/{name}", Path(tmp))
-        return f"jobs/{job_id}/{name}", name
+        return _store_checked(Path(tmp), f"jobs/{job_id}/{name}", settings, storage), name
     except netguard.UnsafeUrl as exc:  # a redirect pointed somewhere private
         raise InvalidAudioUrl(f"audio_url: {exc}", param="input.audio_url") from exc
     except netguard.TooLarge as exc:
@@ -103,3 +131,15 @@ def url_source(url: str, job_id: str, settings: Settings, storage: Storage) -> t
         raise UpstreamFetchFailed(f"could not fetch audio_url: {exc}", param="input.audio_url") from exc
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _store_checked(staged: Path, key: str, settings: Settings, storage: Storage) -> str:
+    """413 when the download is too long, else store it under `key`; probed under the key's suffix, its format."""
+    named = staged.with_name(staged.name + PurePosixPath(key).suffix)
+    os.replace(staged, named)
+    try:
+        check_duration(media_duration(named), settings, "input.audio_url")
+        storage.put_file(key, named)
+    finally:
+        named.unlink(missing_ok=True)
+    return key

@@ -1,7 +1,8 @@
 """The signed URLs' endpoints (not part of the spec): the upload PUT, and downloads from local storage.
 
 The PUT streams the body to a staging file while counting bytes, so a client cannot exceed the size it declared or
-the service limit, and nothing is buffered in memory.
+the service limit, and nothing is buffered in memory. The staged file's header gives its duration (kept for submit's
+413), the one moment every storage backend has the bytes on local disk.
 """
 
 import os
@@ -18,6 +19,7 @@ from api.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, Unsu
 from api.routes.files import is_media_type
 from api.signing import verify
 from api.storage import LocalStorage
+from api.submit import media_duration
 from api.views import file_view
 
 router = APIRouter(include_in_schema=False)
@@ -42,7 +44,7 @@ async def upload(file_id: str, request: Request, session: SessionDep, settings: 
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes exceeds the declared file_size {row.file_size}")
-    fd, tmp = tempfile.mkstemp(prefix=f"{file_id}.", dir=storage.staging_dir())
+    fd, tmp = tempfile.mkstemp(prefix=f"{file_id}.", suffix=Path(row.storage_key).suffix, dir=storage.staging_dir())
     size = 0
     try:
         with os.fdopen(fd, "wb") as out:
@@ -54,10 +56,11 @@ async def upload(file_id: str, request: Request, session: SessionDep, settings: 
         if size != row.file_size:
             raise InvalidRequest(f"received {size} bytes but file_size declared {row.file_size}",
                                  code="FILE_SIZE_MISMATCH")
+        duration = await run_in_threadpool(media_duration, Path(tmp))
         await run_in_threadpool(storage.put_file, row.storage_key, Path(tmp))
     finally:
         Path(tmp).unlink(missing_ok=True)
-    crud.mark_uploaded(session, row=row, size=size, retention=settings.file_retention)
+    crud.mark_uploaded(session, row=row, size=size, retention=settings.file_retention, duration=duration)
     await run_in_threadpool(session.commit)
     return JSONResponse(file_view(row, "uploaded"))
 

@@ -29,7 +29,7 @@ def submit_audio_separate(body: SubmitAudioSeparateRequest, request: Request, ke
     secret, generated = submit.webhook_secret(body)
     job_id = crud.new_id("req")
     if body.input.file_id is not None:
-        input_key, input_name = submit.file_source(session, key, body.input.file_id)
+        input_key, input_name = submit.file_source(session, key, body.input.file_id, settings)
     else:
         input_key, input_name = submit.url_source(body.input.audio_url, job_id, settings, storage)
     base = base_url(request, settings)

@@ -33,10 +33,12 @@ class WorkerContext:
         """The process's one Separator; raises the load error (a LassoError) every time if loading failed."""
         with self._lock:
             if self._separator is None and self._load_error is None:
-                from lasso import LassoError, Separator
+                from lasso import InferenceConfig, LassoError, Separator
 
+                limits = InferenceConfig(max_duration=self.settings.max_duration)  # the same limit as submit's 413
                 try:
-                    self._separator = Separator.from_pretrained(self.settings.checkpoint, device=self.settings.device)
+                    self._separator = Separator.from_pretrained(self.settings.checkpoint, device=self.settings.device,
+                                                                defaults=limits)
                 except LassoError as exc:
                     self._load_error = exc
             if self._load_error is not None:

@@ -1,10 +1,14 @@
 """Test audio and upload helpers shared by the API tests."""
 
 import io
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from fastapi.testclient import TestClient
+
+from lasso.audio import ffmpeg_exe
 
 
 def wav_bytes(seconds: float = 1.0, sr: int = 16000, channels: int = 1, seed: int = 0) -> bytes:
@@ -14,6 +18,14 @@ def wav_bytes(seconds: float = 1.0, sr: int = 16000, channels: int = 1, seed: in
     buf = io.BytesIO()
     sf.write(buf, x.astype(np.float32), sr, format="WAV", subtype="PCM_16")
     return buf.getvalue()
+
+
+def mp3_bytes(tmp_path: Path, seconds: float = 1.0) -> bytes:
+    """An mp3 made by the ffmpeg that lasso ships (a format soundfile does not probe)."""
+    src, out = tmp_path / "mp3-src.wav", tmp_path / "clip.mp3"
+    src.write_bytes(wav_bytes(seconds))
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-c:a", "libmp3lame", str(out)], check=True)
+    return out.read_bytes()
 
 
 def upload(client: TestClient, headers: dict[str, str], data: bytes, content_type: str = "audio/wav",

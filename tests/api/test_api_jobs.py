@@ -103,6 +103,15 @@ def test_bad_media_fails_only_its_job(client, auth, run_worker):
         assert job.attempts == 1 and job.billing_status == "not_metered"  # no retry of bad input
 
 
+def test_worker_refuses_media_over_the_same_limit(client, auth, run_worker, monkeypatch):
+    """LASSO_MAX_DURATION is the workers' limit too, for media whose length submit could not know."""
+    rid = submit(client, auth, upload(client, auth, wav_bytes(3.0)))
+    monkeypatch.setattr(get_settings(), "max_duration", 2.0)
+    run_worker()
+    s = status(client, auth, rid)
+    assert s["status"] == "FAILED" and "AUDIO_TOO_LONG" in s["logs"][-1]["message"], s
+
+
 def test_infrastructure_fault_is_retried(client, auth, run_worker, monkeypatch):
     import lasso
 

@@ -185,6 +185,26 @@ def test_submit_402_without_credits(client, make_key):
         "INSUFFICIENT_CREDITS")
 
 
+def test_submit_413_when_the_media_is_too_long(client, auth, tmp_path, monkeypatch):
+    from api.db import session_scope
+    from api.models import Job
+    from api.settings import get_settings
+    from tests.api.helpers import mp3_bytes
+
+    long_wav, long_mp3 = upload(client, auth, wav_bytes(3.0)), upload(
+        client, auth, mp3_bytes(tmp_path, 3.0), content_type="audio/mpeg", name="clip.mp3")
+    short, corrupt = upload(client, auth, wav_bytes(1.0)), upload(client, auth, b"RIFF" + bytes(range(256)) * 8)
+    monkeypatch.setattr(get_settings(), "max_duration", 2.0)
+    for fid in (long_wav, long_mp3):
+        r = client.post("/v1/queue/audio/separate", headers=auth, json={"input": {"file_id": fid, "prompt": "x"}})
+        e = err(r, 413, "AUDIO_TOO_LONG", "input.file_id")
+        assert "3.0 s long" in e["message"] and "limit is 2 s" in e["message"]
+    assert submit(client, auth, short)
+    assert submit(client, auth, corrupt)  # an unreadable header is the worker's to judge (INVALID_AUDIO)
+    with session_scope(get_settings().database) as s:
+        assert s.query(Job).count() == 2  # no job for the refused media
+
+
 def test_submit_then_status_and_result_409(client, auth, make_key, fake_dns):
     fid = upload(client, auth, wav_bytes())
     r = client.post("/v1/queue/audio/separate", headers=auth,

@@ -134,6 +134,16 @@ def test_fetch_errors_are_502_and_size_413(client, auth, origin, monkeypatch):
     assert r.status_code == 413 and r.json()["error"]["code"] == "MEDIA_TOO_LARGE"
 
 
+def test_audio_url_too_long_is_413_and_not_stored(client, auth, origin, monkeypatch):
+    st = get_settings()
+    monkeypatch.setattr(st, "max_duration", 0.5)
+    r = _submit(client, auth, origin.base + "/ok.wav")
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "AUDIO_TOO_LONG" and r.json()["error"]["param"] == "input.audio_url"
+    storage = st.home / "storage"
+    assert not list((storage / ".staging").iterdir()) and not (storage / "jobs").exists()
+
+
 def netguard_free_port() -> int:
     from api.supervise import free_port
 
