@@ -99,3 +99,4 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # webhook-id, stable across retries
     payload: Mapped[str | None] = mapped_column(Text, nullable=True)  # the exact body, signed again on each retry
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # lease of the attempt in flight

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     webhook_backoff: float = 5.0  # s, first retry delay; doubles each attempt
     webhook_backoff_max: float = 3600.0
     webhook_timeout: float = 10.0  # s per delivery attempt
+    webhook_stale_after: float = 300.0  # s `sending` before maintenance re-sends (an attempt is stopped after 120 s)
 
     @property
     def database(self) -> str:

@@ -172,14 +172,14 @@ def deliver_webhook(job_id: str) -> None:
         if d.payload is None:  # built once, so every retry sends the same id and body
             d.payload = json.dumps(event_view(job, ctx.storage, job.base_url), separators=(",", ":"))
             d.message_id = crud.new_id("msg")
-        d.status = "sending"
+        d.status, d.sending_at = "sending", utcnow()  # the lease maintenance.reconcile_webhooks watches
         s.commit()
         url, body, secret, msg_id = d.url, d.payload, d.secret, d.message_id
     error = webhooks.deliver(url, body, secret=secret, msg_id=msg_id, timeout=st.webhook_timeout,
                              allow_loopback=st.allow_loopback_urls)
     with ctx.sessions() as s:
         d = crud.get_job(s, job_id=job_id, owner_id=None).webhook
-        d.attempts += 1
+        d.attempts, d.sending_at = d.attempts + 1, None
         if error is None:
             d.status, d.delivered_at, d.last_error = "delivered", utcnow(), None
         else:

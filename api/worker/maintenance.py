@@ -4,15 +4,18 @@
   a fresh message (Dramatiq's Redis broker also requeues the dead worker's unacked message; whichever arrives first
   claims the job, the other is skipped), or FAIL as WORKER_LOST after `job_max_attempts`.
 - IN_QUEUE jobs untouched for `queued_requeue_after`: their message is sent again (a lost enqueue never strands them).
+- Webhook deliveries `sending` for longer than `webhook_stale_after`: their worker died mid-POST. They are sent again,
+  the lost attempt counted, or FAIL once `webhook_max_attempts` are used up.
 - Inputs, outputs and records past their retention are deleted.
 """
 
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
+from sqlalchemy.orm import Session
 
-from api.models import Job, StoredFile
+from api.models import Job, StoredFile, WebhookDelivery
 from api.timeutil import utcnow
 from api.worker import jobs
 from api.worker.broker import enqueue_separation, enqueue_webhook
@@ -53,6 +56,38 @@ def reconcile() -> list[str]:
     return acted
 
 
+def reconcile_webhooks() -> list[str]:
+    """Re-send or fail deliveries whose attempt never finished; the job ids acted on.
+
+    The lost attempt counts (the receiver may have got it; the stable webhook-id lets it deduplicate). The re-send is
+    immediate: the lease already waited longer than the first backoffs would have.
+    """
+    ctx = get_context()
+    st, acted = ctx.settings, []
+    stale = utcnow() - timedelta(seconds=st.webhook_stale_after)
+    lost = and_(WebhookDelivery.status == "sending",  # no sending_at: left by a worker older than the lease
+                or_(WebhookDelivery.sending_at < stale, WebhookDelivery.sending_at.is_(None)))
+    with ctx.sessions() as s:
+        for job_id in list(s.scalars(select(WebhookDelivery.job_id).where(lost))):
+            if _release_delivery(s, job_id, lost, st.webhook_max_attempts):
+                acted.append(job_id)
+                if s.scalar(select(WebhookDelivery.status).where(WebhookDelivery.job_id == job_id)) == "pending":
+                    enqueue_webhook(ctx.broker, job_id)
+    if acted:
+        log.warning("reconciled webhook deliveries: %s", ", ".join(acted))
+    return acted
+
+
+def _release_delivery(s: Session, job_id: str, lost: ColumnElement[bool], max_attempts: int) -> bool:
+    """One conditional UPDATE: back to pending (or failed), so only one of several maintenance threads re-sends."""
+    exhausted = WebhookDelivery.attempts + 1 >= max_attempts
+    res = s.execute(update(WebhookDelivery).where(WebhookDelivery.job_id == job_id, lost).values(
+        attempts=WebhookDelivery.attempts + 1, sending_at=None, status=case((exhausted, "failed"), else_="pending"),
+        last_error="the worker delivering this webhook stopped responding"))
+    s.commit()
+    return res.rowcount == 1
+
+
 def cleanup() -> dict[str, int]:
     """Delete what passed its retention time; counts of inputs, outputs and records deleted."""
     ctx = get_context()
@@ -83,4 +118,5 @@ def cleanup() -> dict[str, int]:
 
 def run_once() -> None:
     reconcile()
+    reconcile_webhooks()
     cleanup()

@@ -14,7 +14,7 @@ import soundfile as sf
 from sqlalchemy import update
 
 from api.db import session_scope
-from api.models import Job, StoredFile
+from api.models import Job, StoredFile, WebhookDelivery
 from api.settings import get_settings
 from api.timeutil import utcnow
 from api.webhooks import verify
@@ -167,6 +167,60 @@ def test_webhook_receiver_down_retries_then_fails(client, auth, run_worker, monk
     assert len({h["webhook-id"] for h, _ in rx.received}) == 1  # retries keep the message id
     wh = status(client, auth, rid)["webhook"]
     assert wh == {"delivery_status": "failed", "attempts": 3, "delivered_at": None, "last_error": "HTTP 503"}
+
+
+def test_webhook_left_sending_by_a_dead_worker(client, auth, run_worker, monkeypatch):
+    """A worker died mid-POST: maintenance re-sends once the lease is stale, or fails it when attempts are used up."""
+    from api import webhooks
+    from api.worker import maintenance
+
+    st = get_settings()
+    for k, v in (("allow_loopback_urls", True), ("webhook_max_attempts", 3)):
+        monkeypatch.setattr(st, k, v)
+    real, calls = webhooks.deliver, []
+
+    def dies_first(*a, **k):  # the first attempt never records its outcome, as when the worker is killed
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("worker killed mid-POST")
+        return real(*a, **k)
+
+    monkeypatch.setattr(webhooks, "deliver", dies_first)
+    rx = WebhookReceiver()
+    try:
+        r = client.post("/v1/queue/audio/separate", headers=auth, json={
+            "input": {"file_id": upload(client, auth, wav_bytes()), "prompt": "x"}, "webhookUrl": rx.url})
+        secret, rid = r.json()["webhook"]["signing_secret"], r.json()["request_id"]
+        run_worker()
+        assert status(client, auth, rid)["webhook"]["delivery_status"] == "sending"
+        maintenance.run_once()  # a fresh lease: the attempt may still be running
+        assert status(client, auth, rid)["webhook"]["delivery_status"] == "sending" and not rx.received
+        _age_delivery(rid, st.webhook_stale_after + 5)
+        maintenance.run_once()
+        wh = status(client, auth, rid)["webhook"]
+        assert wh["delivery_status"] == "pending" and wh["attempts"] == 1 and "stopped responding" in wh["last_error"]
+        run_worker()
+        assert len(rx.received) == 1
+        headers, body = rx.received[0]
+        assert verify(secret, headers, body) and json.loads(body)["request_id"] == rid
+        wh = status(client, auth, rid)["webhook"]
+        assert wh["delivery_status"] == "delivered" and wh["attempts"] == 2 and wh["last_error"] is None
+
+        _age_delivery(rid, st.webhook_stale_after + 5, attempts=st.webhook_max_attempts - 1)  # lost its last try
+        assert maintenance.reconcile_webhooks() == [rid] and maintenance.reconcile_webhooks() == []
+        run_worker()
+    finally:
+        rx.close()
+    assert len(rx.received) == 1  # nothing more was sent
+    wh = status(client, auth, rid)["webhook"]
+    assert wh["delivery_status"] == "failed" and wh["attempts"] == 3 and "stopped responding" in wh["last_error"]
+
+
+def _age_delivery(rid: str, seconds: float, **values) -> None:
+    """Leave the delivery as a killed worker does: `sending`, with a lease `seconds` old."""
+    with session_scope(get_settings().database) as s:
+        s.execute(update(WebhookDelivery).where(WebhookDelivery.job_id == rid).values(
+            status="sending", delivered_at=None, sending_at=utcnow() - timedelta(seconds=seconds), **values))
 
 
 def test_reconcile_requeues_orphans_then_fails_them(client, auth, run_worker):
