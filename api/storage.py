@@ -78,9 +78,12 @@ class LocalStorage:
 class S3Storage:
     def __init__(self, bucket: str, prefix: str, endpoint_url: str | None) -> None:
         import boto3  # only when configured
+        from botocore.config import Config
 
         self.bucket, self.prefix = bucket, prefix.strip("/")
-        self.client = boto3.client("s3", endpoint_url=endpoint_url)
+        # SigV4: boto3 presigns with SigV2 in us-east-1 (and when no region is set), which S3 refuses for buckets
+        # created since mid-2020 and in the newer regions. The region (AWS_REGION) must be the bucket's.
+        self.client = boto3.client("s3", endpoint_url=endpoint_url, config=Config(signature_version="s3v4"))
 
     def _k(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -106,8 +109,13 @@ class S3Storage:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._k(prefix))
         for page in pages:
             keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if keys:
-                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+            if not keys:
+                continue
+            # S3 answers 200 with per-key errors: raise, so retention cleanup retries rather than forgets them
+            errors = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
+                                                ).get("Errors", [])
+            if errors:
+                raise OSError(f"S3 did not delete {len(errors)} objects under {prefix!r}, e.g. {errors[0]}")
 
     def download_url(self, key: str, *, base_url: str, expires_at: datetime, file_name: str,
                      content_type: str) -> str:

@@ -1,4 +1,5 @@
-"""Real servers on loopback for the end-to-end tests: Redis, PostgreSQL, uvicorn with the API, worker processes.
+"""Real servers on loopback for the end-to-end tests: Redis, PostgreSQL, an S3 (moto), uvicorn with the API,
+worker processes.
 
 Everything runs as child processes of the test with its own LASSO_HOME; tests stop them in fixtures' teardown.
 """
@@ -152,3 +153,24 @@ def _user_exists(name: str) -> bool:
         return True
     except KeyError:
         return False
+
+
+def start_moto(log_dir: Path) -> tuple[subprocess.Popen, str]:
+    """moto's server (S3 and the other AWS APIs, in memory) on loopback; its endpoint URL."""
+    port = free_port()
+    proc = spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], os.environ.copy(),
+                 log_dir / f"moto-{port}.log")
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/moto-api/", proc)
+    return proc, url
+
+
+FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+AWS_OVERRIDES = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+
+
+def aws_test_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` with fake credentials and a region for boto3 against moto, and without the machine's AWS profile,
+    token or endpoint overrides, so a test can never reach a real account."""
+    return {k: v for k, v in env.items() if k not in AWS_OVERRIDES} | FAKE_AWS
