@@ -29,9 +29,12 @@ def make_broker(settings: Settings) -> Broker:
         broker = RedisBroker(url=url, heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
                              maintenance_chance=50_000)
     elif url.startswith(("amqp://", "amqps://")):
-        from dramatiq.brokers.rabbitmq import RabbitmqBroker  # needs `pika`
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-        broker = RabbitmqBroker(url=url)
+        # publisher confirms: a send returns once RabbitMQ holds the message (as a Redis write does), so a submit
+        # that gets 202 is queued, and a send into a connection the broker dropped fails and is retried by Dramatiq.
+        # A worker that dies loses its connection, and RabbitMQ requeues its unacked messages at once.
+        broker = RabbitmqBroker(url=url, confirm_delivery=True)
     else:
         raise ValueError(f"unsupported LASSO_BROKER_URL: {url!r} (use redis://, amqp:// or stub://)")
     for queue in QUEUES:

@@ -1,4 +1,4 @@
-"""Real servers on loopback for the end-to-end tests: Redis, PostgreSQL, an S3 (moto), uvicorn with the API,
+"""Real servers on loopback for the end-to-end tests: Redis, PostgreSQL, RabbitMQ, an S3 (moto), uvicorn with the API,
 worker processes.
 
 Everything runs as child processes of the test with its own LASSO_HOME; tests stop them in fixtures' teardown.
@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -153,6 +154,80 @@ def _user_exists(name: str) -> bool:
         return True
     except KeyError:
         return False
+
+
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # Debian's; /usr/sbin's wrapper su's to `rabbitmq`
+
+
+@dataclass
+class RabbitMQ:
+    """A throwaway RabbitMQ node on loopback: its own epmd, ports, node name, config, data and logs in `workdir`, so
+    it neither needs nor touches a system node (no /etc/rabbitmq, /var/lib/rabbitmq, port 4369 or 5672).
+
+    No plugins (the management plugin would want a fixed HTTP port). `stop_node()` then `start()` restarts the node
+    on the same ports and data, so durable queues and persistent messages survive, as in production.
+    """
+
+    workdir: Path
+    amqp_port: int = field(default_factory=free_port)
+    dist_port: int = field(default_factory=free_port)
+    epmd_port: int = field(default_factory=free_port)
+    node: subprocess.Popen | None = None
+    epmd: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.amqp_port}/%2F"  # guest may log in from loopback only
+
+    def env(self) -> dict[str, str]:
+        w = self.workdir
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
+        return env | {
+            "HOME": str(w),  # the Erlang cookie goes here, not in root's home
+            "ERL_EPMD_ADDRESS": "127.0.0.1", "ERL_EPMD_PORT": str(self.epmd_port),
+            "RABBITMQ_NODENAME": f"lasso{self.amqp_port}@localhost", "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.amqp_port), "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_CONFIG_FILE": str(w / "rabbitmq.conf"), "RABBITMQ_CONF_ENV_FILE": str(w / "rabbitmq-env.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(w / "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(w / "enabled_plugins"), "RABBITMQ_PID_FILE": str(w / "node.pid"),
+            "RABBITMQ_MNESIA_BASE": str(w / "mnesia"), "RABBITMQ_LOG_BASE": str(w / "log"), "RABBITMQ_LOGS": "-",
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-start_epmd false",  # ours below, stopped with the node
+        }
+
+    def start(self, timeout: float = 90.0) -> "RabbitMQ":
+        """Start (or restart) the node and return once it accepts an AMQP login."""
+        import pika
+
+        binary = str(RABBITMQ_SERVER) if RABBITMQ_SERVER.exists() else shutil.which("rabbitmq-server")
+        if binary is None:
+            raise RuntimeError("RabbitMQ is not installed (apt-get install rabbitmq-server)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for name, text in (("enabled_plugins", "[].\n"), ("rabbitmq.conf", ""), ("rabbitmq-env.conf", "")):
+            (self.workdir / name).write_text(text)
+        env = self.env()
+        if self.epmd is None or self.epmd.poll() is not None:
+            self.epmd = spawn(["epmd", "-port", str(self.epmd_port), "-address", "127.0.0.1"], env,
+                              self.workdir / "epmd.log")
+            wait_for_port("127.0.0.1", self.epmd_port)
+        self.node = spawn([binary], env, self.workdir / "node.log")
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.node.poll() is not None:
+                raise RuntimeError(f"rabbitmq-server exited with {self.node.returncode}: see {self.workdir}/node.log")
+            try:
+                pika.BlockingConnection(pika.URLParameters(self.url + "?connection_attempts=1")).close()
+                return self
+            except pika.exceptions.AMQPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+
+    def stop_node(self) -> None:
+        stop(self.node, timeout=60)
+
+    def close(self) -> None:
+        self.stop_node()
+        stop(self.epmd)
 
 
 def start_moto(log_dir: Path) -> tuple[subprocess.Popen, str]:
