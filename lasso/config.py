@@ -50,6 +50,16 @@ class ScorerConfig(_Serializable):
 
 
 @dataclass(frozen=True)
+class JudgeConfig(_Serializable):
+    """The candidate judge used for reranking (lasso.models.judge); it reads the audio-text scorer's features."""
+
+    channels: int = 64  # width of its temporal conv stack
+    layers: int = 4  # dilated conv blocks (dilations 1, 2, 4, 8)
+    text_dim: int = 384  # embedding size of the text encoder
+    text_encoder: str = "minilm"
+
+
+@dataclass(frozen=True)
 class InferenceConfig:
     """Defaults of `Separator.separate`; they match the API's `AudioSeparateInput` defaults."""
 

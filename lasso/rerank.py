@@ -1,10 +1,10 @@
-"""Reranking: make k genuinely different candidates, keep the one the audio-text scorer likes best.
+"""Reranking: make k genuinely different candidates, keep the one the candidate judge ranks best.
 
 Candidates differ in how they ask and how they cut: the user's prompt and paraphrases of it (a different point in
 the text-embedding space conditions the network differently), a small time shift of the STFT grid (test-time
-augmentation), and the mask's sharpness (softer keeps more of the target, sharper leaks less). Each candidate's
-target is scored against the prompt, minus a fraction of its residual's score: a good cut has the sound in the
-target and not in the residual.
+augmentation), and the mask's sharpness (softer keeps more of the target, sharper leaks less). The judge
+(lasso.models.judge) reads the audio-text scorer's view of each candidate's target and residual plus where the cut
+was made, and was trained to rank candidates by their true SDR; the shipped judge file carries its scorer.
 """
 
 from dataclasses import dataclass
@@ -13,12 +13,13 @@ from pathlib import Path
 
 import torch
 
-from lasso.config import ScorerConfig
+from lasso.config import JudgeConfig, ScorerConfig
 from lasso.errors import ModelLoadError
 from lasso.models.audio_text import AudioTextScorer
+from lasso.models.judge import CandidateJudge
 
-DEFAULT_SCORER = "lasso-scorer.pt"
-RESIDUAL_WEIGHT = 0.5  # score = sim(target, prompt) - RESIDUAL_WEIGHT * sim(residual, prompt)
+DEFAULT_SCORER = "lasso-scorer.pt"  # input of `python -m train.judge`
+DEFAULT_JUDGE = "lasso-judge.pt"  # what reranking loads (it carries its scorer)
 
 
 @dataclass(frozen=True)
@@ -52,39 +53,66 @@ def make_variants(prompt: str, k: int, hop: int) -> list[Variant]:
     return pool[:k]
 
 
-def default_scorer_path() -> Path:
-    return Path(str(resources.files("lasso") / "weights" / DEFAULT_SCORER))
+def default_path(name: str) -> Path:
+    return Path(str(resources.files("lasso") / "weights" / name))
 
 
 def load_scorer(path: str | Path | None = None) -> AudioTextScorer:
-    """Load the shipped scorer (None), a file, or "debug" (random weights, for tests of the mechanics)."""
+    """Load the shipped audio-text scorer (None), a file, or "debug" (random weights, for tests of the mechanics)."""
     if path == "debug":
         torch.manual_seed(0)
         return AudioTextScorer(ScorerConfig(channels=32, layers=2)).eval()
-    path = Path(path) if path else default_scorer_path()
+    path = Path(path) if path else default_path(DEFAULT_SCORER)
+    blob = _load(path, "the audio-text scorer", "python -m train.scorer")
+    return _build(path, lambda: AudioTextScorer(ScorerConfig.from_dict(blob["config"])), blob["state_dict"])
+
+
+def load_judge(path: str | Path | None = None) -> CandidateJudge:
+    """Load the shipped judge (None), a file, or "debug" (random weights on a random scorer, for tests)."""
+    if path == "debug":
+        torch.manual_seed(0)
+        return CandidateJudge(JudgeConfig(channels=16, layers=2), load_scorer("debug")).eval()
+    path = Path(path) if path else default_path(DEFAULT_JUDGE)
+    blob = _load(path, "the candidate judge", "python -m train.judge")
+    scorer_cfg = ScorerConfig.from_dict(blob["scorer_config"])
+    return _build(path, lambda: CandidateJudge(JudgeConfig.from_dict(blob["config"]), AudioTextScorer(scorer_cfg)),
+                  blob["state_dict"])
+
+
+def _load(path: Path, what: str, command: str) -> dict:
     if not path.exists():
-        raise ModelLoadError(f"reranking needs the audio-text scorer, not found at {path} "
-                             "(train one with `python -m train.scorer`, see README)")
+        raise ModelLoadError(f"reranking needs {what}, not found at {path} (train one with `{command}`, see README)")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        model = AudioTextScorer(ScorerConfig.from_dict(blob["config"]))
-        model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ModelLoadError(f"could not load the scorer {path}: {exc}") from exc
+        raise ModelLoadError(f"could not load {what} {path}: {exc}") from exc
+
+
+def _build(path: Path, make, state: dict):
+    try:
+        model = make()
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+    except Exception as exc:
+        raise ModelLoadError(f"{path} does not fit this version's model: {exc}") from exc
     return model.eval()
 
 
 def save_scorer(path: str | Path, model: AudioTextScorer, meta: dict | None = None) -> Path:
+    return _save(path, {"config": model.cfg.to_dict(), "state_dict": _half(model), "meta": meta or {}})
+
+
+def save_judge(path: str | Path, judge: CandidateJudge, meta: dict | None = None) -> Path:
+    """The judge file holds its scorer too: the judge is only meaningful on the features it was trained on."""
+    return _save(path, {"config": judge.cfg.to_dict(), "scorer_config": judge.scorer.cfg.to_dict(),
+                        "state_dict": _half(judge), "meta": meta or {}})
+
+
+def _half(model: torch.nn.Module) -> dict:
+    return {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+
+
+def _save(path: str | Path, blob: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    torch.save({"config": model.cfg.to_dict(), "state_dict": state, "meta": meta or {}}, path)
+    torch.save(blob, path)
     return path
-
-
-@torch.inference_mode()
-def score_candidates(scorer: AudioTextScorer, targets: torch.Tensor, residuals: torch.Tensor,
-                     text: torch.Tensor) -> torch.Tensor:
-    """targets/residuals [K, T] at the scorer's rate, text [1, D] -> scores [K]."""
-    t = text.expand(targets.shape[0], -1)
-    return scorer.score(targets, t) - RESIDUAL_WEIGHT * scorer.score(residuals, t)

@@ -22,7 +22,7 @@ from lasso.errors import OptionError, PromptError, TooLongError
 from lasso.inference import PRESETS, apply_mask, estimate_mask, predict_activity
 from lasso.models.lasso_net import LassoNet
 from lasso.models.text_encoder import load_text_encoder
-from lasso.rerank import Variant, load_scorer, make_variants, score_candidates
+from lasso.rerank import Variant, load_judge, make_variants
 from lasso.spans import UNKNOWN, Span, activity_to_spans, exclusion_gain, parse_spans, span_states
 
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -65,24 +65,24 @@ class SeparationResult:
 
 class Separator:
     def __init__(self, model: LassoNet, text_encoder, *, device: str = "cpu", defaults: InferenceConfig | None = None,
-                 checkpoint_meta: dict | None = None, scorer_path: str | Path | None = None) -> None:
+                 checkpoint_meta: dict | None = None, reranker: str | Path | None = None) -> None:
         self.model = model.to(device).eval()
         self.text_encoder = text_encoder
         self.device = device
         self.defaults = defaults or InferenceConfig()
         self.checkpoint_meta = checkpoint_meta or {}
-        self._scorer_path, self._scorer = scorer_path, None
+        self._reranker_path, self._reranker = reranker, None
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, *, device: str | None = None,
-                        defaults: InferenceConfig | None = None, scorer: str | Path | None = None) -> "Separator":
-        """Load the shipped model (path=None), a checkpoint file, or "debug" (a random tiny model); `scorer` is the
-        audio-text scorer for reranking (default: the shipped one, loaded on first use)."""
+                        defaults: InferenceConfig | None = None, reranker: str | Path | None = None) -> "Separator":
+        """Load the shipped model (path=None), a checkpoint file, or "debug" (a random tiny model); `reranker` is the
+        candidate judge file for reranking (default: the shipped one, loaded on first use; "debug": random)."""
         model, blob = load_checkpoint(path)
         enc = blob["text_encoder"]
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         return cls(model, load_text_encoder(enc["name"], **enc.get("options", {})), device=device,
-                   defaults=defaults, checkpoint_meta=blob.get("meta", {}), scorer_path=scorer)
+                   defaults=defaults, checkpoint_meta=blob.get("meta", {}), reranker=reranker)
 
     @property
     def sample_rate(self) -> int:
@@ -90,10 +90,11 @@ class Separator:
         return self.model.cfg.sample_rate
 
     @property
-    def scorer(self):
-        if self._scorer is None:
-            self._scorer = load_scorer(self._scorer_path).to(self.device)
-        return self._scorer
+    def reranker(self):
+        """The candidate judge (lasso.rerank), loaded on first use: most calls never rerank."""
+        if self._reranker is None:
+            self._reranker = load_judge(self._reranker_path).to(self.device)
+        return self._reranker
 
     def separate(self, audio: np.ndarray | AudioSource, sample_rate: int, prompt: str, *,
                  spans: Iterable[Span | Mapping] | None = None, predict_spans: bool | None = None,
@@ -104,7 +105,7 @@ class Separator:
 
         spans: [{start, end, include}] in seconds (include: the target sounds there; exclude: it does not).
         predict_spans: when no spans are given, find where the prompted sound is and use those as include spans.
-        reranking_candidates: make k different candidates and keep the one the audio-text scorer rates best.
+        reranking_candidates: make k different candidates and keep the one the candidate judge ranks best.
         acceleration: "fast" | "balanced" | "quality" (see lasso.inference.PRESETS).
         max_chunk_duration / chunk_overlap: seconds per chunk and of crossfade for long audio.
         sink: receive finished (start, target, residual) blocks instead of holding whole arrays in memory.
@@ -143,7 +144,7 @@ class Separator:
             timings["predict_spans"] = time.perf_counter() - t0 - sum(timings.values())
         variant, candidates = Variant(prompt), []
         if k > 1:
-            variant, candidates = self._rerank(source, prompt, k, span_list, outside, preset)
+            variant, candidates = self._rerank(source, prompt, k, span_list, outside, opts["acceleration"])
             timings["rerank"] = time.perf_counter() - t0 - sum(timings.values())
             text = self._embed(variant.prompt)
 
@@ -176,7 +177,8 @@ class Separator:
             mono = resample(x.mean(0), sr, m.cfg.sample_rate)
             states = span_states(spans, m.frames(mono.shape[-1]), m.cfg.hop / m.cfg.sample_rate, start / sr,
                                  outside)[None]
-            mask = estimate_mask(m, mono, text, states.to(self.device), preset.tta_shifts, variant.shift)
+            mask = estimate_mask(m, mono, text, states.to(self.device), preset.tta_shifts, variant.shift,
+                                 preset.window_hop)
             if variant.sharpness != 1.0:
                 mask = mask ** variant.sharpness
             est = apply_mask(m, x, sr, mask, preset.native_mask).cpu().numpy()
@@ -201,8 +203,24 @@ class Separator:
         activity = predict_activity(target, mixture, sr, window=SPAN_WINDOW)
         return activity_to_spans(activity, SPAN_WINDOW, duration=source.num_samples / sr)
 
+    def candidates(self, audio: np.ndarray, sample_rate: int, prompt: str, variants: list[Variant], *,
+                   spans: list[Span] | None = None, outside: int | None = None,
+                   acceleration: str = "balanced") -> list[tuple[np.ndarray, np.ndarray]]:
+        """(target, residual) of `audio` ([samples] or [channels, samples], one chunk) for each variant.
+
+        The reranking candidates; public so the judge is trained on exactly what reranking will show it.
+        """
+        x = as_channels_first(np.asarray(audio, dtype=np.float32))
+        source, squeeze = ArraySource(x, int(sample_rate)), np.asarray(audio).ndim == 1
+        outs = []
+        for v in variants:
+            (_, target, residual), = self._run(source, [(0, source.num_samples)], 0, self._embed(v.prompt),
+                                               spans or [], outside, PRESETS[acceleration], v, None, "rerank")
+            outs.append((target[0], residual[0]) if squeeze else (target, residual))
+        return outs
+
     def _rerank(self, source, prompt: str, k: int, spans: list[Span], outside: int | None,
-                preset) -> tuple[Variant, list[dict]]:
+                acceleration: str) -> tuple[Variant, list[dict]]:
         """Make k candidates on the first RERANK_SECONDS, score them, return the best variant and all candidates.
 
         Candidates are judged on (at most) the first minute so a long file is never held k times in memory; the
@@ -210,17 +228,13 @@ class Separator:
         """
         sr = source.sample_rate
         n = min(source.num_samples, int(RERANK_SECONDS * sr))
-        head = ArraySource(np.ascontiguousarray(source.read(0, n)), sr)
         variants = make_variants(prompt, k, self.model.cfg.hop)
-        outs = []
-        for v in variants:
-            blocks = list(self._run(head, [(0, n)], 0, self._embed(v.prompt), spans, outside, preset, v, None,
-                                    "rerank"))
-            outs.append((blocks[0][1], blocks[0][2]))
+        outs = self.candidates(source.read(0, n), sr, prompt, variants, spans=spans, outside=outside,
+                               acceleration=acceleration)
         to_model = [resample(torch.from_numpy(x.mean(0)), sr, self.sample_rate) for pair in outs for x in pair]
         targets, residuals = torch.stack(to_model[0::2]), torch.stack(to_model[1::2])
-        scores = score_candidates(self.scorer, targets.to(self.device), residuals.to(self.device),
-                                  self._embed(prompt)).cpu().tolist()
+        scores = self.reranker.score(targets.to(self.device), residuals.to(self.device),
+                                     self._embed(prompt)).cpu().tolist()
         best = int(np.argmax(scores))
         candidates = [{"index": i, "variant": v.describe(prompt), "score": float(s), "chosen": i == best,
                        "target": t, "residual": r, "sample_rate": sr, "seconds": n / sr}

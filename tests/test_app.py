@@ -10,7 +10,6 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-import torch
 
 from app import handlers, history, inputs, plots, runtime
 from app.runtime import get_separator
@@ -26,27 +25,18 @@ def unavailable(**options) -> str | None:
     """Why the Separator refuses `options` today (None when it accepts them)."""
     try:
         get_separator(CKPT).separate(np.zeros((1, 16000), np.float32), 16000, "dog", **options)
-    except LassoError as exc:  # OptionError: not implemented; ModelLoadError: e.g. no reranking scorer shipped
+    except LassoError as exc:  # OptionError: not implemented; ModelLoadError: e.g. no reranking judge shipped
         return f"the Separator cannot run {options} here yet: [{exc.code}] {exc.message}"
     return None
 
 
-def give_debug_model_a_scorer(tmp_dir: Path) -> str | None:
-    """Let the debug separator rerank even where no trained audio-text scorer is shipped; None when it can.
+def give_debug_model_a_judge() -> str | None:
+    """Let the debug separator rerank with a random candidate judge (no trained file needed); None when it can.
 
-    A random scorer gives meaningless scores, but the page's candidate list, marks and "use as result" only need
+    A random judge gives meaningless scores, but the page's candidate list, marks and "use as result" only need
     scores to exist. Returns the reason reranking still can't run (then the caller skips).
     """
-    if unavailable(reranking_candidates=2) is None:
-        return None
-    try:
-        from lasso.models.audio_text import AudioTextScorer, ScorerConfig
-
-        cfg, path = ScorerConfig(), tmp_dir / "random_scorer.pt"
-        torch.save({"config": cfg.to_dict(), "state_dict": AudioTextScorer(cfg).state_dict()}, path)
-        runtime._separators[CKPT] = Separator.from_pretrained(CKPT, scorer=path)
-    except Exception as exc:  # the library's reranking API moved: say so instead of failing the app's tests
-        return f"could not give the debug model a random scorer: {type(exc).__name__}: {exc}"
+    runtime._separators[CKPT] = Separator.from_pretrained(CKPT, reranker="debug")
     return unavailable(reranking_candidates=2)
 
 
@@ -181,8 +171,8 @@ def test_video_input_gives_muxed_videos(tmp_path):
     assert out["videos_row"]["visible"] is True
 
 
-def test_candidates_are_listed_and_one_can_be_used(example_source, tmp_path_factory):
-    reason = give_debug_model_a_scorer(tmp_path_factory.mktemp("scorer"))
+def test_candidates_are_listed_and_one_can_be_used(example_source):
+    reason = give_debug_model_a_judge()
     if reason:
         pytest.skip(reason)
     out = run(example_source, candidates=3)

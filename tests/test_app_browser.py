@@ -30,15 +30,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def rerank_skip_reason(tmp_path_factory) -> str | None:
-    from tests.test_app import give_debug_model_a_scorer
+def rerank_skip_reason() -> str | None:
+    from tests.test_app import give_debug_model_a_judge
 
-    return give_debug_model_a_scorer(tmp_path_factory.mktemp("scorer"))
+    return give_debug_model_a_judge()
 
 
 @pytest.fixture(scope="module")
 def app_url(rerank_skip_reason) -> Iterator[str]:
-    """The page served in this process (so the debug separator with its scorer is the one the page uses)."""
+    """The page served in this process (so the debug separator with its judge is the one the page uses)."""
     from app.app import build_demo
 
     demo = build_demo("debug")

@@ -21,7 +21,7 @@ EXAMPLE = "examples/speech_and_rain.flac"
 
 @pytest.fixture(scope="module")
 def sep() -> Separator:
-    return Separator.from_pretrained("debug", scorer="debug")
+    return Separator.from_pretrained("debug", reranker="debug")
 
 
 def _ffmpeg(*args: str) -> None:

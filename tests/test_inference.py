@@ -12,7 +12,7 @@ from lasso.spans import activity_to_spans
 
 @pytest.fixture(scope="module")
 def sep() -> Separator:
-    return Separator.from_pretrained("debug", scorer="debug")
+    return Separator.from_pretrained("debug", reranker="debug")
 
 
 @pytest.fixture(scope="module")

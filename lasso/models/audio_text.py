@@ -36,15 +36,18 @@ class AudioTextScorer(nn.Module):
         feats = feats - feats.mean(dim=(1, 2), keepdim=True)  # gain invariance
         return self.encoder(feats)
 
+    def embeddings(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """wav [B, T] -> L2-normalised clip embeddings [B, text_dim] and per-frame ones [B, F, text_dim]
+        (F = T / (hop * 4)), from one pass of the encoder."""
+        h = self.frames(wav)
+        w = torch.softmax(self.attn(h), dim=-1)  # [B, 1, F]
+        return F.normalize(self.proj((h * w).sum(-1)), dim=-1), F.normalize(self.proj(h.transpose(1, 2)), dim=-1)
+
     def embed_audio(self, wav: torch.Tensor) -> torch.Tensor:
         """wav [B, T] -> L2-normalised clip embeddings [B, text_dim]."""
         h = self.frames(wav)
-        w = torch.softmax(self.attn(h), dim=-1)  # [B, 1, F]
+        w = torch.softmax(self.attn(h), dim=-1)
         return F.normalize(self.proj((h * w).sum(-1)), dim=-1)
-
-    def frame_embeddings(self, wav: torch.Tensor) -> torch.Tensor:
-        """wav [B, T] -> L2-normalised per-frame embeddings [B, F, text_dim] (F = T / (hop * 4))."""
-        return F.normalize(self.proj(self.frames(wav).transpose(1, 2)), dim=-1)
 
     def score(self, wav: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         """Cosine similarity of each clip [B, T] with its prompt embedding [B, text_dim] -> [B]."""

@@ -1,0 +1,170 @@
+"""`python -m train.judge`: train the candidate judge that reranking uses to pick the best of k separations.
+
+Why a judge and not the audio-text scorer alone: the scorer says whether a clip sounds like the prompt, but the k
+candidates of one input all contain the prompted sound; what differs is how much of it they keep and how much of the
+rest leaks in. So the judge is trained on exactly that task: the shipped separator makes the k reranking candidates
+for mixtures of the training split, each candidate's true SDR is measured against the known target, and the judge
+learns to rank candidates of the same mixture (a listwise loss: softmax of its scores against softmax of the SDRs).
+
+Two stages, both resumable: candidates are generated in shards under `<run_dir>/candidates/` (skipped when present),
+then the judge is fitted and the best checkpoint (by validation SDRi of its picks) saved as `<run_dir>/judge.pt`.
+Validation uses its own candidates from the fixed validation set's items `val_items` (not the ones the benchmark
+reports on).
+"""
+
+import json
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from hydra.utils import to_absolute_path
+from omegaconf import DictConfig
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from lasso import Separator
+from lasso.config import JudgeConfig
+from lasso.data.corpus import Corpus
+from lasso.data.mixtures import MixtureSampler
+from lasso.data.validation import load_validation_set
+from lasso.metrics import snr_sdr
+from lasso.models.judge import CandidateJudge
+from lasso.models.text_encoder import load_text_encoder
+from lasso.rerank import load_scorer, make_variants, save_judge
+
+
+def generate_shard(sep: Separator, items: list, k: int, path: Path) -> None:
+    """Make the k reranking candidates of each (mixture, target, prompt) item and store them with their SDRs."""
+    mixtures, targets, cands, sdrs, prompts = [], [], [], [], []
+    for mixture, target, prompt in items:
+        variants = make_variants(prompt, k, sep.model.cfg.hop)
+        outs = sep.candidates(mixture, 16000, prompt, variants)
+        mixtures.append(mixture)
+        targets.append(target)
+        cands.append(np.stack([t for t, _ in outs]))
+        sdrs.append([snr_sdr(target, t) for t, _ in outs])
+        prompts.append(prompt)
+    np.savez(path, mixtures=np.stack(mixtures).astype(np.float16), targets=np.stack(targets).astype(np.float16),
+             candidates=np.stack(cands).astype(np.float16), sdrs=np.array(sdrs, np.float32),
+             prompts=np.array(prompts))
+
+
+def generate(cfg: DictConfig, sep: Separator, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = Corpus.load(Path(to_absolute_path(cfg.data.corpus_dir)))
+    sampler = MixtureSampler(corpus, "train", segment_seconds=cfg.data.segment_seconds, absent_prob=0.0)
+    for shard in tqdm(range(cfg.train_shards), desc="candidates (train)"):
+        path = out / f"train_{shard:03d}.npz"
+        if path.exists():
+            continue
+        rng = np.random.default_rng(cfg.seed * 100_000 + shard)  # a shard's content does not depend on the others
+        mixes = [sampler.sample(rng) for _ in range(cfg.shard_size)]
+        generate_shard(sep, [(m.mixture, m.target, m.prompt) for m in mixes], cfg.k, path)
+    path = out / "val.npz"
+    if not path.exists():
+        lo, hi = cfg.val_items
+        items = [it for it in load_validation_set(Path(to_absolute_path(cfg.data.val_dir)))[lo:hi] if not it.absent]
+        generate_shard(sep, [(it.mixture, it.target, it.prompt) for it in tqdm(items, desc="candidates (val)")],
+                       cfg.k, path)
+
+
+def load_shards(paths: list[Path]) -> dict[str, np.ndarray]:
+    parts = [dict(np.load(p)) for p in paths]
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+@torch.no_grad()
+def featurize(judge: CandidateJudge, encoder, data: dict, batch: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """Judge features [N, k, C, F] (fp16) and prompt embeddings [N, D] of a candidate set, computed once: they come
+    from the frozen scorer, so training only runs the judge's own small network."""
+    n, k = data["sdrs"].shape
+    text = encoder.encode(list(data["prompts"]))
+    feats = []
+    for i in tqdm(range(0, n, batch), desc="features", leave=False):
+        cands = torch.from_numpy(data["candidates"][i:i + batch].astype(np.float32))  # [b, k, T]
+        mix = torch.from_numpy(data["mixtures"][i:i + batch].astype(np.float32))[:, None]
+        t = text[i:i + batch].repeat_interleave(k, 0)
+        f = judge.features(cands.flatten(0, 1), (mix - cands).flatten(0, 1), t)
+        feats.append(f.view(len(cands), k, *f.shape[1:]).half())
+    return torch.cat(feats), text
+
+
+@torch.no_grad()
+def pick_quality(judge: CandidateJudge, feats: torch.Tensor, text: torch.Tensor, sdrs: np.ndarray) -> dict:
+    """Mean SDR of the judge's picks vs. the plain candidate (index 0) and the oracle pick, on a candidate set."""
+    judge.eval()
+    n, k = sdrs.shape
+    scores = judge(feats.flatten(0, 1).float(), text.repeat_interleave(k, 0)).view(n, k)
+    judge.train()
+    picks = scores.argmax(1).numpy()
+    return {"plain": float(sdrs[:, 0].mean()), "picked": float(sdrs[np.arange(n), picks].mean()),
+            "oracle": float(sdrs.max(1).mean())}
+
+
+def fit(cfg: DictConfig, out: Path, run_dir: Path) -> None:
+    torch.manual_seed(cfg.seed)
+    scorer = load_scorer(_resolve(cfg.scorer))
+    judge = CandidateJudge(JudgeConfig(**cfg.model), scorer)
+    encoder = load_text_encoder(judge.cfg.text_encoder)
+    train = load_shards(sorted(out.glob("train_*.npz")))
+    val = load_shards([out / "val.npz"])
+    train_x, train_text = featurize(judge, encoder, train)
+    val_x, val_text = featurize(judge, encoder, val)
+    train_sdr = torch.from_numpy(train["sdrs"]).clamp(min=-30)
+    params = [p for p in judge.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps,
+                                                pct_start=max(0.1, 3 / cfg.steps))
+    rng = np.random.default_rng(cfg.seed)
+    n, k = train_sdr.shape
+    best, log = -np.inf, []
+    print(f"{n} training groups of {k} candidates; validation before training: "
+          f"{json.dumps(pick_quality(judge, val_x, val_text, val['sdrs']))}")
+    bar = tqdm(range(1, cfg.steps + 1), desc="judge", dynamic_ncols=True)
+    for step in bar:
+        idx = torch.from_numpy(rng.choice(n, min(n, cfg.batch_groups), replace=False))
+        scores = judge(train_x[idx].flatten(0, 1).float(), train_text[idx].repeat_interleave(k, 0)).view(-1, k)
+        target = F.softmax(train_sdr[idx] / cfg.temperature, dim=1)  # listwise: rank like the true SDRs
+        loss = F.cross_entropy(scores, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            q = pick_quality(judge, val_x, val_text, val["sdrs"])
+            log.append({"step": step, **q})
+            tqdm.write(f"step {step}: val SDR plain {q['plain']:.2f}, judge's pick {q['picked']:.2f}, "
+                       f"oracle {q['oracle']:.2f} dB")
+            if q["picked"] > best:
+                best = q["picked"]
+                save_judge(run_dir / "judge.pt", judge, meta={"step": step, **q})
+    (run_dir / "history.json").write_text(json.dumps(log, indent=1))
+    print(f"best judge: {run_dir / 'judge.pt'} (val SDR of its picks {best:.2f} dB)")
+
+
+def _resolve(value: str | None) -> str | None:
+    """A path relative to the repository root (Hydra), None for the shipped file, or "debug"."""
+    return value if value in (None, "debug") else to_absolute_path(value)
+
+
+def run(cfg: DictConfig) -> Path:
+    """Generate the candidates (unless present) and fit the judge; returns the run directory."""
+    torch.set_num_threads(cfg.threads)
+    run_dir = Path(to_absolute_path(cfg.run_dir))
+    out = run_dir / "candidates"
+    if cfg.stage in ("generate", "all"):
+        generate(cfg, Separator.from_pretrained(_resolve(cfg.checkpoint)), out)
+    if cfg.stage in ("fit", "all"):
+        fit(cfg, out, run_dir)
+    return run_dir
+
+
+@hydra.main(config_path="../configs", config_name="judge", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()
