@@ -21,15 +21,17 @@ class Preset:
 
     native_mask: bool  # apply the mask on the input-rate STFT (full bandwidth) rather than at 16 kHz
     tta_shifts: int  # passes with the STFT grid shifted by hop/n, masks averaged (test-time augmentation)
+    window_hop: int  # frames between the 6 s mask windows: a smaller hop averages more windows per frame
     description: str
 
 
 PRESETS = {
-    "fast": Preset(False, 1, "one pass; mask applied at 16 kHz, target resampled (content above 8 kHz stays in "
-                             "the residual)"),
-    "balanced": Preset(True, 1, "one pass; mask mapped onto the input's own STFT (full bandwidth)"),
-    "quality": Preset(True, 3, "three passes on STFT grids shifted by a third of a hop, masks averaged; full "
-                               "bandwidth"),
+    "fast": Preset(False, 1, 690, "one pass; 6 s mask windows overlap by 0.5 s instead of 3 s (about 2x faster on "
+                                  "long audio); mask applied at 16 kHz, so content above 8 kHz stays in the residual"),
+    "balanced": Preset(True, 1, 375, "one pass; 6 s mask windows overlapping by half; mask mapped onto the input's "
+                                     "own STFT (full bandwidth)"),
+    "quality": Preset(True, 3, 375, "as balanced, with three passes on STFT grids shifted by a third of a hop and "
+                                    "the masks averaged"),
 }
 
 
@@ -39,7 +41,7 @@ WINDOW_HOP = 375  # 3 s: a fixed grid from the start of the chunk, so chunks sta
 
 @torch.inference_mode()
 def estimate_mask(model: LassoNet, mono: torch.Tensor, text: torch.Tensor, states: torch.Tensor,
-                  shifts: int = 1, shift: int = 0) -> torch.Tensor:
+                  shifts: int = 1, shift: int = 0, window_hop: int = WINDOW_HOP) -> torch.Tensor:
     """mono [T] at the model rate -> mask [bins, frames], estimated on overlapping 6 s windows and blended.
 
     Why windows: the network's normalisation layers pool over time, so one pass over a long input would see
@@ -49,12 +51,12 @@ def estimate_mask(model: LassoNet, mono: torch.Tensor, text: torch.Tensor, state
     if frames <= WINDOW_FRAMES:
         return _estimate(model, mono, text, states, shifts, shift)
     hop = model.cfg.hop
-    bounds = chunk_bounds(frames, WINDOW_FRAMES, WINDOW_FRAMES - WINDOW_HOP)
+    fade = WINDOW_FRAMES - window_hop
+    bounds = chunk_bounds(frames, WINDOW_FRAMES, fade)
     mask = weight = None
     for i, (f0, f1) in enumerate(bounds):
         part = mono[f0 * hop: (f1 - 1) * hop + 1]
         m = _estimate(model, part, text, states[..., f0:f1], shifts, shift)[:, : f1 - f0]
-        fade = WINDOW_FRAMES - WINDOW_HOP
         w = torch.from_numpy(fade_weights(f1 - f0, fade if i else 0, fade if i < len(bounds) - 1 else 0))
         w = w.clamp(min=1e-3).to(m.device)  # blended by the summed weight, so any overlap adds up to one
         if mask is None:
