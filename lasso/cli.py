@@ -52,7 +52,7 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--predict-spans", action="store_true",
                    help="find where the prompted sound occurs and separate only there (ignored with --spans)")
     p.add_argument("--candidates", type=int, default=1, metavar="K",
-                   help="make K candidates (1-8) and keep the best by the audio-text scorer (default: 1)")
+                   help="make K candidates (1-8) and keep the one the candidate judge ranks best (default: 1)")
     p.add_argument("--acceleration", choices=("fast", "balanced", "quality"), default="balanced",
                    help="fast: one pass at 16 kHz; balanced: one pass, full bandwidth; quality: 3-pass ensemble")
     p.add_argument("--chunk", type=float, default=60.0, help="max chunk duration in seconds (default: 60)")

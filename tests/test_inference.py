@@ -37,6 +37,23 @@ def test_candidates_are_distinct_scored_and_one_is_chosen(sep, mixture):
     assert res.settings["variant"] == chosen["variant"]
 
 
+def test_judge_ranks_a_group_the_same_in_any_order():
+    """The judge compares each candidate with its group: reordering the candidates must reorder the scores only."""
+    import torch
+
+    from lasso.rerank import load_judge
+
+    judge = load_judge("debug")
+    torch.manual_seed(1)
+    targets, residuals = torch.randn(5, 16000) * 0.1, torch.randn(5, 16000) * 0.1
+    text = torch.nn.functional.normalize(torch.randn(1, 384), dim=-1)
+    scores = judge.score(targets, residuals, text)
+    order = torch.tensor([3, 0, 4, 1, 2])
+    torch.testing.assert_close(judge.score(targets[order], residuals[order], text), scores[order], atol=1e-5,
+                               rtol=1e-4)
+    assert scores.std() > 0  # different candidates, different scores
+
+
 def test_one_candidate_is_plain_separation(sep, mixture):
     audio, sr = mixture
     plain = sep.separate(audio, sr, "piano")

@@ -105,8 +105,8 @@ def test_judge_training_makes_candidates_and_a_loadable_judge(tiny_corpus_dir, t
     assert np.isfinite(shard["sdrs"]).all() and len(set(shard["sdrs"][0].round(4))) > 1  # candidates differ
     history = json.loads((tmp_path / "history.json").read_text())
     assert [h["step"] for h in history] == [4, 8]
-    assert all(h["plain"] <= h["oracle"] + 1e-6 and h["picked"] <= h["oracle"] + 1e-6 for h in history)
+    assert all(h["plain"] <= h["oracle_k4"] + 1e-6 and h["picked_k4"] <= h["oracle_k4"] + 1e-6 for h in history)
     judge = load_judge(tmp_path / "judge.pt")
     wav = torch.randn(3, 32000) * 0.1
-    text = load_text_encoder("minilm").encode(["dog", "dog", "dog"])
-    assert judge.score(wav, -wav * 0.5, text).shape == (3,)
+    scores = judge.score(wav, -wav * 0.5, load_text_encoder("minilm").encode(["dog"]))
+    assert scores.shape == (3,) and torch.isfinite(scores).all()

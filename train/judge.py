@@ -90,16 +90,32 @@ def featurize(judge: CandidateJudge, encoder, data: dict, batch: int = 16) -> tu
     return torch.cat(feats), text
 
 
+def cached(path: Path, compute, groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features are reused between fits of the same candidates (they take minutes; a fit takes about one).
+    Delete the file after changing the scorer or the feature definition."""
+    if path.exists():
+        feats, text = torch.load(path)
+        if len(feats) == groups:
+            return feats, text
+    feats, text = compute()
+    torch.save((feats, text), path)
+    return feats, text
+
+
 @torch.no_grad()
 def pick_quality(judge: CandidateJudge, feats: torch.Tensor, text: torch.Tensor, sdrs: np.ndarray) -> dict:
-    """Mean SDR of the judge's picks vs. the plain candidate (index 0) and the oracle pick, on a candidate set."""
+    """Mean SDR of the judge's picks among the first 4 and all k candidates (reranking offers prefixes of one
+    variant list), next to the plain candidate (index 0) and the oracle pick, on a candidate set."""
     judge.eval()
     n, k = sdrs.shape
-    scores = judge(feats.flatten(0, 1).float(), text.repeat_interleave(k, 0)).view(n, k)
+    q = {"plain": float(sdrs[:, 0].mean())}
+    for kk in sorted({min(4, k), k}):
+        picks = judge(feats[:, :kk].float(), text).argmax(1).numpy()
+        q[f"picked_k{kk}"] = float(sdrs[np.arange(n), picks].mean())
+        q[f"oracle_k{kk}"] = float(sdrs[:, :kk].max(1).mean())
+    q["picked"] = float(np.mean([v for key, v in q.items() if key.startswith("picked_k")]))
     judge.train()
-    picks = scores.argmax(1).numpy()
-    return {"plain": float(sdrs[:, 0].mean()), "picked": float(sdrs[np.arange(n), picks].mean()),
-            "oracle": float(sdrs.max(1).mean())}
+    return q
 
 
 def fit(cfg: DictConfig, out: Path, run_dir: Path) -> None:
@@ -109,8 +125,9 @@ def fit(cfg: DictConfig, out: Path, run_dir: Path) -> None:
     encoder = load_text_encoder(judge.cfg.text_encoder)
     train = load_shards(sorted(out.glob("train_*.npz")))
     val = load_shards([out / "val.npz"])
-    train_x, train_text = featurize(judge, encoder, train)
-    val_x, val_text = featurize(judge, encoder, val)
+    train_x, train_text = cached(out / "features_train.pt", lambda: featurize(judge, encoder, train),
+                                 len(train["sdrs"]))
+    val_x, val_text = cached(out / "features_val.pt", lambda: featurize(judge, encoder, val), len(val["sdrs"]))
     train_sdr = torch.from_numpy(train["sdrs"]).clamp(min=-30)
     params = [p for p in judge.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
@@ -124,8 +141,9 @@ def fit(cfg: DictConfig, out: Path, run_dir: Path) -> None:
     bar = tqdm(range(1, cfg.steps + 1), desc="judge", dynamic_ncols=True)
     for step in bar:
         idx = torch.from_numpy(rng.choice(n, min(n, cfg.batch_groups), replace=False))
-        scores = judge(train_x[idx].flatten(0, 1).float(), train_text[idx].repeat_interleave(k, 0)).view(-1, k)
-        target = F.softmax(train_sdr[idx] / cfg.temperature, dim=1)  # listwise: rank like the true SDRs
+        kk = int(rng.integers(2, k + 1))  # reranking with k candidates shows the judge the first k variants
+        scores = judge(train_x[idx, :kk].float(), train_text[idx])
+        target = F.softmax(train_sdr[idx, :kk] / cfg.temperature, dim=1)  # listwise: rank like the true SDRs
         loss = F.cross_entropy(scores, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -135,13 +153,12 @@ def fit(cfg: DictConfig, out: Path, run_dir: Path) -> None:
         if step % cfg.eval_every == 0 or step == cfg.steps:
             q = pick_quality(judge, val_x, val_text, val["sdrs"])
             log.append({"step": step, **q})
-            tqdm.write(f"step {step}: val SDR plain {q['plain']:.2f}, judge's pick {q['picked']:.2f}, "
-                       f"oracle {q['oracle']:.2f} dB")
+            tqdm.write(f"step {step}: val SDR " + ", ".join(f"{key} {v:.2f}" for key, v in q.items()))
             if q["picked"] > best:
                 best = q["picked"]
                 save_judge(run_dir / "judge.pt", judge, meta={"step": step, **q})
     (run_dir / "history.json").write_text(json.dumps(log, indent=1))
-    print(f"best judge: {run_dir / 'judge.pt'} (val SDR of its picks {best:.2f} dB)")
+    print(f"best judge: {run_dir / 'judge.pt'} (val SDR of its picks, mean over k=4 and k={k}: {best:.2f} dB)")
 
 
 def _resolve(value: str | None) -> str | None:

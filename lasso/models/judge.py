@@ -21,7 +21,8 @@ class CandidateJudge(nn.Module):
         self.cfg = cfg
         self.scorer = scorer.requires_grad_(False)  # frozen: the judge learns on top of its features
         c = cfg.channels
-        self.inp = nn.Conv1d(self.feature_channels, c, 3, padding=1)
+        # each candidate's features and their difference from its group's mean (see forward)
+        self.inp = nn.Conv1d(2 * self.feature_channels, c, 3, padding=1)
         self.film = nn.Linear(cfg.text_dim, 2 * c * cfg.layers)
         self.norms = nn.ModuleList(nn.GroupNorm(1, c) for _ in range(cfg.layers))
         self.convs = nn.ModuleList(nn.Conv1d(c, c, 3, padding=2 ** i, dilation=2 ** i) for i in range(cfg.layers))
@@ -52,14 +53,22 @@ class CandidateJudge(nn.Module):
         return torch.cat([pool(share), pool(mix), per_frame[0][:, None, :n], per_frame[1][:, None, :n], *whole], 1)
 
     def forward(self, feats: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        """features [B, C, F], text [B, D] -> score [B] (higher: a better cut; only the ranking means anything)."""
-        x = self.inp(feats)
-        films = self.film(text).chunk(2 * self.cfg.layers, dim=-1)
+        """features [G, K, C, F] of G groups of K candidates, text [G, D] -> scores [G, K] (higher: a better cut;
+        only the ranking within a group means anything).
+
+        Each candidate is also shown how it differs from its group's mean: candidates of one input differ subtly
+        (a sharper mask, a paraphrase), and the differences are what decides between them.
+        """
+        g, k = feats.shape[:2]
+        x = self.inp(torch.cat([feats, feats - feats.mean(1, keepdim=True)], 2).flatten(0, 1))
+        films = self.film(text.repeat_interleave(k, 0)).chunk(2 * self.cfg.layers, dim=-1)
         for i, (norm, conv) in enumerate(zip(self.norms, self.convs, strict=True)):
             h = norm(x) * (1 + films[2 * i][..., None]) + films[2 * i + 1][..., None]
             x = x + conv(F.gelu(h))
         w = torch.softmax(self.attn(x), dim=-1)
-        return self.out((x * w).sum(-1)).squeeze(-1)
+        return self.out((x * w).sum(-1)).view(g, k)
 
-    def score(self, target: torch.Tensor, residual: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        return self(self.features(target, residual, text), text)
+    def score(self, targets: torch.Tensor, residuals: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """The K candidates of one input: targets/residuals [K, T] at the scorer's rate, text [1, D] -> [K]."""
+        feats = self.features(targets, residuals, text.expand(targets.shape[0], -1))
+        return self(feats[None], text)[0]
