@@ -7,7 +7,8 @@ for mixtures of the training split, each candidate's true SDR is measured agains
 learns to rank candidates of the same mixture (a listwise loss: softmax of its scores against softmax of the SDRs).
 
 Two stages, both resumable: candidates are generated in shards under `<run_dir>/candidates/` (skipped when present),
-then the judge is fitted and the best checkpoint (by validation SDRi of its picks) saved as `<run_dir>/judge.pt`.
+then the judge is fitted (the scorer features are cached beside the shards) and the best checkpoint, by the
+validation SDR of its picks, saved as `<run_dir>/judge.pt`; copy it to lasso/weights/lasso-judge.pt to ship it.
 Validation uses its own candidates from the fixed validation set's items `val_items` (not the ones the benchmark
 reports on).
 """
@@ -34,12 +35,12 @@ from lasso.models.text_encoder import load_text_encoder
 from lasso.rerank import load_scorer, make_variants, save_judge
 
 
-def generate_shard(sep: Separator, items: list, k: int, path: Path) -> None:
+def generate_shard(sep: Separator, items: list, k: int, path: Path, sample_rate: int) -> None:
     """Make the k reranking candidates of each (mixture, target, prompt) item and store them with their SDRs."""
     mixtures, targets, cands, sdrs, prompts = [], [], [], [], []
     for mixture, target, prompt in items:
         variants = make_variants(prompt, k, sep.model.cfg.hop)
-        outs = sep.candidates(mixture, 16000, prompt, variants)
+        outs = sep.candidates(mixture, sample_rate, prompt, variants)
         mixtures.append(mixture)
         targets.append(target)
         cands.append(np.stack([t for t, _ in outs]))
@@ -60,13 +61,13 @@ def generate(cfg: DictConfig, sep: Separator, out: Path) -> None:
             continue
         rng = np.random.default_rng(cfg.seed * 100_000 + shard)  # a shard's content does not depend on the others
         mixes = [sampler.sample(rng) for _ in range(cfg.shard_size)]
-        generate_shard(sep, [(m.mixture, m.target, m.prompt) for m in mixes], cfg.k, path)
+        generate_shard(sep, [(m.mixture, m.target, m.prompt) for m in mixes], cfg.k, path, corpus.sample_rate)
     path = out / "val.npz"
     if not path.exists():
         lo, hi = cfg.val_items
         items = [it for it in load_validation_set(Path(to_absolute_path(cfg.data.val_dir)))[lo:hi] if not it.absent]
         generate_shard(sep, [(it.mixture, it.target, it.prompt) for it in tqdm(items, desc="candidates (val)")],
-                       cfg.k, path)
+                       cfg.k, path, items[0].sample_rate)
 
 
 def load_shards(paths: list[Path]) -> dict[str, np.ndarray]:
