@@ -33,6 +33,7 @@ from lasso.metrics import snr_sdr
 from lasso.models.judge import CandidateJudge
 from lasso.models.text_encoder import load_text_encoder
 from lasso.rerank import load_scorer, make_variants, save_judge
+from train.one_cycle import OneCycle
 
 
 def generate_shard(sep: Separator, items: list, k: int, path: Path, sample_rate: int) -> None:
@@ -131,9 +132,7 @@ def fit(cfg: DictConfig, out: Path, run_dir: Path) -> None:
     val_x, val_text = cached(out / "features_val.pt", lambda: featurize(judge, encoder, val), len(val["sdrs"]))
     train_sdr = torch.from_numpy(train["sdrs"]).clamp(min=-30)
     params = [p for p in judge.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps,
-                                                pct_start=max(0.1, 3 / cfg.steps))
+    optim = OneCycle(params, cfg.lr, cfg.steps, warmup=0.1)
     rng = np.random.default_rng(cfg.seed)
     n, k = train_sdr.shape
     best, log = -np.inf, []
@@ -146,10 +145,7 @@ def fit(cfg: DictConfig, out: Path, run_dir: Path) -> None:
         scores = judge(train_x[idx, :kk].float(), train_text[idx])
         target = F.softmax(train_sdr[idx, :kk] / cfg.temperature, dim=1)  # listwise: rank like the true SDRs
         loss = F.cross_entropy(scores, target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+        optim.step(loss)
         bar.set_postfix(loss=f"{loss.item():.3f}")
         if step % cfg.eval_every == 0 or step == cfg.steps:
             q = pick_quality(judge, val_x, val_text, val["sdrs"])

@@ -24,15 +24,21 @@ from lasso.data.prompts import make_prompt
 from lasso.models.audio_text import AudioTextScorer
 from lasso.models.text_encoder import load_text_encoder
 from lasso.rerank import save_scorer
+from train.one_cycle import OneCycle
 
 
 def make_batch(sampler: MixtureSampler, n: int, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
     """n crops of clips with pairwise unrelated labels; half with a quiet interferer (-25..-8 dB)."""
     labels: list[str] = []
-    while len(labels) < n:
+    for _ in range(1000 * n):  # bounded: a small corpus may not hold n pairwise unrelated labels
         label = sampler.labels[rng.choice(len(sampler.labels), p=sampler.label_p)]
         if not any(related(label, t) for t in labels):
             labels.append(label)
+        if len(labels) == n:
+            break
+    if len(labels) < n:
+        raise ValueError(f"could not draw {n} pairwise unrelated labels from {len(sampler.labels)}: use a smaller "
+                         "batch_size, or a larger corpus than the debug one")
     audio = []
     for label in labels:
         wav = sampler._active_source(label, rng)
@@ -69,9 +75,7 @@ def main(cfg: DictConfig) -> None:
     val_s = MixtureSampler(corpus, "val", segment_seconds=cfg.segment_seconds)
     model = AudioTextScorer(ScorerConfig(**cfg.model))
     encoder = load_text_encoder(model.cfg.text_encoder)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps,
-                                                pct_start=max(0.05, 3 / cfg.steps))
+    optim = OneCycle(model.parameters(), cfg.lr, cfg.steps, warmup=0.05)
     rng, val_rng_seed = np.random.default_rng(cfg.seed), 4321
     best, bar = -1.0, tqdm(range(1, cfg.steps + 1), desc="scorer", dynamic_ncols=True)
     for step in bar:
@@ -82,10 +86,7 @@ def main(cfg: DictConfig) -> None:
         logits = model.logit_scale.exp().clamp(max=100) * a @ t.T
         target = torch.arange(len(labels))
         loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+        optim.step(loss)
         bar.set_postfix(loss=f"{loss.item():.3f}")
         if step % cfg.eval_every == 0 or step == cfg.steps:
             acc = retrieval_accuracy(model, encoder, val_s, np.random.default_rng(val_rng_seed))

@@ -45,9 +45,7 @@ class AudioTextScorer(nn.Module):
 
     def embed_audio(self, wav: torch.Tensor) -> torch.Tensor:
         """wav [B, T] -> L2-normalised clip embeddings [B, text_dim]."""
-        h = self.frames(wav)
-        w = torch.softmax(self.attn(h), dim=-1)
-        return F.normalize(self.proj((h * w).sum(-1)), dim=-1)
+        return self.embeddings(wav)[0]
 
     def score(self, wav: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         """Cosine similarity of each clip [B, T] with its prompt embedding [B, text_dim] -> [B]."""
