@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from api.filenames import local_input_name
 from api.models import ApiKey, Job, JobLog, StoredFile, WebhookDelivery
 from api.timeutil import utcnow
 
@@ -79,9 +80,9 @@ def create_file(session: Session, *, owner_id: str, file_name: str, content_type
                 purpose: str, upload_ttl: int, retention: int) -> StoredFile:
     now = utcnow()
     file_id = new_id("file")
-    ext = os.path.splitext(file_name)[1].lower()[:8]
+    key = f"inputs/{file_id}/{local_input_name(file_name)}"  # the client's name is a label, never a path
     row = StoredFile(id=file_id, owner_id=owner_id, file_name=file_name, content_type=content_type,
-                     file_size=file_size, purpose=purpose, storage_key=f"inputs/{file_id}/input{ext}",
+                     file_size=file_size, purpose=purpose, storage_key=key,
                      created_at=now, expires_at=now + timedelta(seconds=upload_ttl),
                      delete_after=now + timedelta(seconds=upload_ttl + retention))
     session.add(row)

@@ -6,7 +6,19 @@ become 400 INVALID_REQUEST with `param` set to the dotted field path (see `api.m
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+
+from api.filenames import check_file_name
 
 Number = StrictFloat | StrictInt
 
@@ -22,7 +34,7 @@ def _no_nulls(data: Any, names: tuple[str, ...]) -> None:
 class CreateFileRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    file_name: Annotated[StrictStr, Field(min_length=1, max_length=255)]
+    file_name: Annotated[StrictStr, Field(min_length=1, max_length=255), AfterValidator(check_file_name)]
     content_type: Annotated[StrictStr, Field(min_length=1, max_length=127)]
     file_size: Annotated[StrictInt, Field(ge=1, le=524_288_000)]
     purpose: Literal["audio.separate.input"]

@@ -30,6 +30,7 @@ from api.errors import (
     UnknownFile,
     UpstreamFetchFailed,
 )
+from api.filenames import input_suffix, local_input_name
 from api.models import ApiKey
 from api.schemas import SubmitAudioSeparateRequest
 from api.settings import Settings
@@ -102,10 +103,11 @@ def file_source(session: Session, key: ApiKey, file_id: str, settings: Settings)
 
 
 def _remote_name(url: str, content_type: str | None) -> str:
-    ext = PurePosixPath(urlsplit(url).path).suffix.lower()[:8]
-    if not ext and content_type:
-        ext = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
-    return f"input{ext or '.bin'}"
+    """`input` plus the URL's suffix, or the one its content type implies; never more of the URL than that."""
+    name = PurePosixPath(urlsplit(url).path).name
+    if input_suffix(name) == ".bin" and content_type:
+        name = "input" + (mimetypes.guess_extension(content_type.split(";")[0].strip()) or "")
+    return local_input_name(name)
 
 
 def url_source(url: str, job_id: str, settings: Settings, storage: Storage) -> tuple[str, str]:

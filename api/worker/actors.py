@@ -16,6 +16,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
 
 from api import crud, webhooks
+from api.filenames import local_input_name
 from api.settings import get_settings
 from api.timeutil import utcnow
 from api.views import event_view
@@ -75,7 +76,7 @@ def _run(job, worker_id: str) -> dict:
     ctx = get_context()
     separator = ctx.separator()
     with tempfile.TemporaryDirectory(prefix=f"{job.id}.") as tmp:
-        src = ctx.storage.get_file(job.input_key, Path(tmp) / job.input_name)
+        src = ctx.storage.get_file(job.input_key, Path(tmp) / local_input_name(job.input_name))
         p = dict(job.params)
         fmt = p.pop("output_format", "wav")
         prompt = p.pop("prompt")
