@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from lasso.data.corpus import Corpus, build_corpus
 from lasso.data.debian import fetch_debian_sources
+from lasso.data.sources import write_source_manifests
 from lasso.data.validation import load_validation_set, write_validation_set
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -27,15 +28,16 @@ def summarize(corpus: Corpus) -> str:
     per = Counter((c.path.split("/")[0] if c.origin == "shared" else c.source.split()[0], c.split)
                   for c in corpus.all_clips)
     for dataset in sorted({d for d, _ in per}):
-        lines.append(f"  {dataset:32s} train {per[dataset, 'train']:6d}  val {per[dataset, 'val']:5d}")
+        lines.append(f"  {dataset:40s} train {per[dataset, 'train']:6d}  val {per[dataset, 'val']:5d}  "
+                     f"test {per[dataset, 'test']:5d}")
     hours = sum(c.length for c in corpus.all_clips) / corpus.sample_rate / 3600
     train_rec = {c.recording_id for c in corpus.clips("train")}
-    val_rec = {c.recording_id for c in corpus.clips("val")}
+    val_rec = {c.recording_id for c in corpus.clips("val")} | {c.recording_id for c in corpus.clips("test")}
     lines += [
         f"  files {len(corpus.all_clips)}, hours {hours:.2f}",
         f"  labels train {len(corpus.labels('train'))}, val {len(corpus.labels('val'))}, "
         f"val labels unseen in train {len(set(corpus.labels('val')) - set(corpus.labels('train')))}",
-        f"  recording groups train {len(train_rec)}, val {len(val_rec)}, shared by both {len(train_rec & val_rec)}",
+        f"  recording groups train {len(train_rec)}, val+test {len(val_rec)}, shared {len(train_rec & val_rec)}",
     ]
     return "\n".join(lines)
 
@@ -44,6 +46,8 @@ def summarize(corpus: Corpus) -> str:
 def main(cfg: DictConfig) -> None:
     data = cfg.data
     extras = fetch_debian_sources(_path(cfg.debian_dir), sample_rate=data.sample_rate) if cfg.debian else []
+    if data.sources_dir:
+        extras += write_source_manifests(_path(data.sources_dir), _path(cfg.debian_dir).parent / "sources")
     corpus_dir = build_corpus(
         _path(data.shared_dir),
         _path(data.corpus_dir),
@@ -52,6 +56,7 @@ def main(cfg: DictConfig) -> None:
         min_clip_seconds=data.min_clip_seconds,
         extra_manifests=extras,
         val_fraction=data.val_fraction,
+        test_fraction=data.test_fraction,
         seed=data.split_seed,
         limit_per_source=data.limit_per_source,
     )

@@ -25,6 +25,7 @@ from lasso.data.labels import clean_label
 
 log = logging.getLogger(__name__)
 
+SPLITS = ("train", "val", "test")  # test: held-out recordings of the real-world benchmark
 SHARED_ORIGIN = "shared"  # clips from the shared data folder; anything else came from an extra manifest
 _FRAME_SECONDS = 0.02  # frame used for silence trimming
 _SILENCE_REL_DB = -50.0  # a frame is silent below this level relative to the clip's loudest frame ...
@@ -71,16 +72,24 @@ def recording_id(path: str, dataset: str) -> str:
     return f"{dataset}:{parent + '/' if parent else ''}{''.join(kept)}"
 
 
-def assign_split(rec_id: str, val_fraction: float, seed: int) -> str:
-    """Deterministic, order-free split: a stable hash of the recording group, so adding files never moves others."""
-    digest = hashlib.md5(f"{seed}:{rec_id}".encode()).hexdigest()
-    return "val" if int(digest, 16) % 1000 < round(val_fraction * 1000) else "train"
+def assign_split(rec_id: str, val_fraction: float, seed: int, test_fraction: float = 0.0) -> str:
+    """Deterministic, order-free split: a stable hash of the recording group, so adding files never moves others.
+
+    `val` (checkpoint selection) takes the lowest hash slots, `test` (the real-world benchmark, never trained on
+    nor used to pick checkpoints) the next ones, so adding a test split leaves the validation groups where they were.
+    """
+    slot = int(hashlib.md5(f"{seed}:{rec_id}".encode()).hexdigest(), 16) % 1000
+    if slot < round(val_fraction * 1000):
+        return "val"
+    return "test" if slot < round((val_fraction + test_fraction) * 1000) else "train"
 
 
 def decode(path: Path, sample_rate: int, max_seconds: float, min_seconds: float = 0.15) -> np.ndarray | None:
-    """Decode, downmix, resample, trim silence and peak-normalise one file; None when shorter than `min_seconds`
-    once trimmed (blips and near-empty files)."""
-    audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    """Decode, downmix, resample, trim silence and peak-normalise one file (its first `max_seconds`); None when
+    shorter than `min_seconds` once trimmed (blips and near-empty files)."""
+    with sf.SoundFile(str(path)) as f:
+        audio = f.read(frames=int(max_seconds * f.samplerate) + f.samplerate, dtype="float32", always_2d=True)
+        sr = f.samplerate
     wav = audio.mean(axis=1)
     if sr != sample_rate:
         g = math.gcd(sr, sample_rate)
@@ -138,6 +147,7 @@ def build_corpus(
     min_clip_seconds: float = 0.15,
     extra_manifests: Sequence[str | Path] = (),
     val_fraction: float = 0.12,
+    test_fraction: float = 0.0,
     seed: int = 0,
     limit_per_source: int | None = None,
 ) -> Path:
@@ -177,7 +187,7 @@ def build_corpus(
         rec = row.get("recording_id") or recording_id(row["path"], row["dataset"])
         chunks.append(np.round(wav * 32767).astype(np.int16))
         clips.append(Clip(len(clips), row["path"], label, row["source"], rec, row["license"],
-                          assign_split(rec, val_fraction, seed), offset, len(wav), row["origin"]))
+                          assign_split(rec, val_fraction, seed, test_fraction), offset, len(wav), row["origin"]))
         offset += len(wav)
 
     audio = np.lib.format.open_memmap(out_dir / "audio.npy", mode="w+", dtype=np.int16, shape=(offset,))
@@ -191,10 +201,11 @@ def build_corpus(
         "files": len(clips),
         "hours": offset / sample_rate / 3600,
         "skipped": skipped,
-        "counts": {split: sum(c.split == split for c in clips) for split in ("train", "val")},
-        "labels": {split: len({c.label for c in clips if c.split == split}) for split in ("train", "val")},
+        "counts": {split: sum(c.split == split for c in clips) for split in SPLITS},
+        "labels": {split: len({c.label for c in clips if c.split == split}) for split in SPLITS},
         "params": {"max_clip_seconds": max_clip_seconds, "min_clip_seconds": min_clip_seconds,
-                   "val_fraction": val_fraction, "seed": seed, "limit_per_source": limit_per_source,
+                   "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed,
+                   "limit_per_source": limit_per_source,
                    "extra_manifests": [str(p) for p in extra_manifests]},
         "build_seconds": round(time.time() - start, 1),
     }

@@ -21,7 +21,14 @@ from lasso.data.render import render_phrases
 log = logging.getLogger(__name__)
 
 PACKAGES = ("fluid-soundfont-gm", "timgm6mb-soundfont", "hydrogen-drumkits", "sonic-pi-samples", "klettres-data",
-            "ktuberling-data", "asterisk-core-sounds-en-wav")
+            "ktuberling-data", "asterisk-core-sounds-en-wav", "fretsonfire-songs-sectoid", "fretsonfire-songs-muldjord",
+            "hedgewars-data")
+# Frets on Fire song stems: the guitar alone and the band without it; one song is one recording group, so a song's
+# guitar and backing always land in the same split (the benchmark mixes held-out songs' own stems).
+_SONG_STEMS = {"guitar": "electric guitar", "song": "rock band music", "rhythm": "bass guitar"}
+# Hedgewars' acted voices, by file name; the rest are shouted taunts.
+_VOICES = ((r"laugh", "person laughing"), (r"cough", "person coughing"), (r"yawn", "person yawning"),
+           (r"ooff|ow\d|hurry|oops|uh-?oh", "person groaning"))
 AUDIO = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 # Drum and percussion names, first match wins (hydrogen instrument names, sonic-pi and kit file names).
 _DRUMS = (
@@ -153,6 +160,24 @@ def _speech_rows(root: Path, name: str) -> list[dict]:
     return rows
 
 
+def _song_rows(root: Path) -> list[dict]:
+    rows = []
+    for f in sorted((root / "usr/share/games/fretsonfire/data/songs").glob("*/*/*.ogg")):
+        if f.stem in _SONG_STEMS:
+            rows.append({"path": str(f), "label": _SONG_STEMS[f.stem], "rel": str(f.relative_to(root)),
+                         "recording_id": f"fretsonfire:{f.parent.name.lower()}"})
+    return rows
+
+
+def _voice_rows(root: Path) -> list[dict]:
+    rows = []
+    for f in sorted((root / "usr/share/games/hedgewars/Data/Sounds/voices").glob("*/*.ogg")):
+        label = next((lb for pattern, lb in _VOICES if re.search(pattern, f.stem.lower())), "person shouting")
+        rows.append({"path": str(f), "label": label, "rel": str(f.relative_to(root)),
+                     "recording_id": f"hedgewars:{f.parent.name.lower()}"})
+    return rows
+
+
 def _write_manifest(path: Path, rows: list[dict]) -> Path:
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["path", "label", "source", "license", "recording_id"])
@@ -189,7 +214,9 @@ def fetch_debian_sources(work_dir: str | Path, *, sample_rate: int = 16000, seed
             rows = render_phrases(font, work_dir / "rendered" / name, font_name=name, sample_rate=sample_rate,
                                   license=license_for(root, name, font.name), seed=seed)
         else:
-            rows = {"hydrogen-drumkits": _hydrogen_rows, "sonic-pi-samples": _sonic_pi_rows}.get(
+            rows = {"hydrogen-drumkits": _hydrogen_rows, "sonic-pi-samples": _sonic_pi_rows,
+                    "fretsonfire-songs-sectoid": _song_rows, "fretsonfire-songs-muldjord": _song_rows,
+                    "hedgewars-data": _voice_rows}.get(
                 name, lambda r, n=name: _speech_rows(r, n))(root)
             for row in rows:
                 lic = license_for(root, name, row.pop("rel"))
