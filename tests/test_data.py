@@ -9,8 +9,8 @@ import soundfile as sf
 from lasso.data.corpus import Corpus, build_corpus, default_shared_dir, recording_id
 from lasso.data.debian import drum_label, license_for
 from lasso.data.labels import clean_label, related
-from lasso.data.mixtures import MixtureDataset, MixtureSampler
-from lasso.data.prompts import make_prompt
+from lasso.data.mixtures import MixtureDataset, MixtureSampler, frame_activity
+from lasso.data.prompts import aliases, make_prompt
 from lasso.data.validation import load_validation_set, write_validation_set
 
 SHARED = default_shared_dir()
@@ -76,12 +76,26 @@ def test_corpus_layout_and_split(corpus):
     assert all(c.length >= 0.15 * corpus.sample_rate for c in clips)
 
 
-def test_prompts_contain_label():
+def names_label(prompt: str, label: str, others: list[str] = ()) -> bool:
+    """The prompt asks for the label or one of its aliases (synonyms, or a parent no other source shares)."""
+    return any(name.lower() in prompt.lower() for name in (label, *aliases(label, others)))
+
+
+def test_prompts_contain_label_or_alias():
     rng = np.random.default_rng(0)
     prompts = [make_prompt("dog barking", rng, context="background") for _ in range(300)]
-    assert all("dog barking" in p.lower() for p in prompts)
-    assert 0.25 < np.mean([p == "dog barking" for p in prompts]) < 0.45
+    assert all(names_label(p, "dog barking") for p in prompts)
+    assert 0.5 < np.mean(["dog barking" in p.lower() for p in prompts]) < 0.85
     assert len(set(prompts)) > 10
+    assert {"dog", "a dog barking", "animal"} <= set(aliases("dog barking"))
+
+
+def test_parent_category_only_when_it_names_the_target_alone():
+    assert "animal" in aliases("cow mooing", ["rain"])
+    assert "animal" not in aliases("cow mooing", ["dog barking"])
+    rng = np.random.default_rng(0)
+    assert not any(p.lower().endswith("animal") for p in (make_prompt("cow mooing", rng, others=["dog barking"])
+                                                            for _ in range(300)))
 
 
 def test_sampler_shapes_and_sum(sampler):
@@ -96,16 +110,21 @@ def test_sampler_shapes_and_sum(sampler):
         np.testing.assert_array_equal(m.sources[0], m.target)
         assert 0.1 - 1e-4 <= np.abs(m.mixture).max() <= 0.95 + 1e-4
         assert not any(related(m.label, other) for other in m.interferer_labels)
-        assert m.label.lower() in m.prompt.lower()
+        assert names_label(m.prompt, m.label, m.interferer_labels)
 
 
-def test_sampler_realises_snr(sampler):
+def test_sampler_realises_snr_on_active_frames(sampler):
+    """Loudness is set on active energy: a short bark at 0 dB is as loud as the bed while it sounds."""
     rng = np.random.default_rng(1)
     for snr in (-10.0, -3.0, 0.0, 7.5):
         m = sampler.sample(rng, snr_db=snr)
         rest = m.mixture - m.target
-        realised = 10 * math.log10(np.sum(m.target.astype(np.float64) ** 2) / np.sum(rest.astype(np.float64) ** 2))
-        assert abs(realised - snr) < 0.5
+
+        def active_power(x):
+            frames = x[: len(x) // 128 * 128].reshape(-1, 128).astype(np.float64)
+            return np.mean(frames[frame_activity(x, 128)] ** 2)
+
+        assert abs(10 * math.log10(active_power(m.target) / active_power(rest)) - snr) < 0.5
 
 
 def test_absent_queries(sampler):

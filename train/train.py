@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from lasso.checkpoint import save_checkpoint
 from lasso.config import ModelConfig
+from lasso.data.augment import AugmentConfig
 from lasso.data.corpus import Corpus
 from lasso.data.mixtures import MixtureDataset, MixtureSampler
 from lasso.data.validation import load_validation_set
@@ -103,9 +104,10 @@ def train(cfg: DictConfig, run_dir: Path) -> Path:
     corpus = Corpus.load(Path(d.corpus_dir))
     sampler = MixtureSampler(corpus, "train", segment_seconds=d.segment_seconds, num_sources=tuple(d.num_sources),
                              snr_db=tuple(d.snr_db), absent_prob=d.absent_prob, activity_hop=d.activity_hop,
-                             seed=cfg.seed * 1000 + rank)
-    loader = iter(DataLoader(MixtureDataset(sampler), batch_size=o.batch_size, num_workers=cfg.workers,
-                             persistent_workers=cfg.workers > 0))
+                             seed=cfg.seed * 1000 + rank, texture_prob=d.texture_prob,
+                             augment=AugmentConfig(enabled=bool(d.augment)))
+    loader = iter(DataLoader(MixtureDataset(sampler, both_sides=d.both_sides), batch_size=o.batch_size,
+                             num_workers=cfg.workers, persistent_workers=cfg.workers > 0))
     val_items = load_validation_set(Path(d.val_dir))[: cfg.val_items] if main else []
     rng = np.random.default_rng(cfg.seed + 7919 * rank + step)
 
@@ -152,6 +154,8 @@ def train(cfg: DictConfig, run_dir: Path) -> Path:
                 best = val["val/sdri"]
                 save_checkpoint(best_path, model, meta={"step": step, "val_sdri_db": best, "run": cfg.run_name,
                                                         "data": OmegaConf.to_container(d, resolve=True)})
+        if main and cfg.keep_every and step % cfg.keep_every == 0:  # snapshots to score on the real-world benchmark
+            save_checkpoint(run_dir / f"step{step:06d}.pt", model, meta={"step": step, "run": cfg.run_name})
         if main and (step % cfg.ckpt_every == 0 or step == o.max_steps):
             tmp = state_path.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optim": opt.state_dict(), "step": step, "best": best,

