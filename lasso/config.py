@@ -33,6 +33,7 @@ class ModelConfig(_Serializable):
     text_encoder: str = "minilm"  # key of lasso.models.text_encoder.ENCODERS
     text_dim: int = 384  # embedding size of that encoder
     span_states: int = 3  # per-frame span input: 0 unknown, 1 target present, 2 target absent
+    norm: str = "global"  # global: GroupNorm pooling over the whole input (v2); frame: per-frame, length-independent
 
 
 @dataclass(frozen=True)

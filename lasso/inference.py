@@ -44,11 +44,12 @@ def estimate_mask(model: LassoNet, mono: torch.Tensor, text: torch.Tensor, state
                   shifts: int = 1, shift: int = 0, window_hop: int = WINDOW_HOP) -> torch.Tensor:
     """mono [T] at the model rate -> mask [bins, frames], estimated on overlapping 6 s windows and blended.
 
-    Why windows: the network's normalisation layers pool over time, so one pass over a long input would see
+    Why windows: the `global` network's normalisation layers pool over time, so one pass over a long input would see
     other statistics than the 4 s segments it was trained on, and its output would depend on where a chunk starts.
+    A length-independent (`frame`) network runs in one pass.
     """
     frames = model.frames(mono.shape[-1])
-    if frames <= WINDOW_FRAMES:
+    if frames <= WINDOW_FRAMES or model.length_independent:
         return _estimate(model, mono, text, states, shifts, shift)
     hop = model.cfg.hop
     fade = WINDOW_FRAMES - window_hop

@@ -122,3 +122,26 @@ def test_streaming_sink_equals_in_memory(sep, mixture):
     np.testing.assert_allclose(streamed, sep.separate(audio, sr, "piano", max_chunk_duration=3,
                                                       chunk_overlap=1).target, atol=1e-6)
     assert [b[0] for b in blocks] == sorted(b[0] for b in blocks)
+
+
+@pytest.mark.parametrize("norm", ["frame", "global"])
+def test_frame_norm_makes_the_mask_independent_of_input_length(mixture, norm):
+    """A `frame` network's mask for a frame depends only on its receptive field, not on how long the input is,
+    so inference may run it in one pass; a `global` one (GroupNorm over time) does depend on it."""
+    import torch
+
+    from lasso.config import ModelConfig
+    from lasso.models.lasso_net import LassoNet
+
+    torch.manual_seed(0)
+    model = LassoNet(ModelConfig(channels=32, hidden=64, blocks=2, dilation_cycle=2, norm=norm)).eval()
+    audio, sr = mixture
+    mono = torch.from_numpy(audio.mean(0)[: 6 * 16000]).float()
+    text = torch.randn(1, model.cfg.text_dim)
+    with torch.no_grad():
+        long = model.estimate_mask(model.stft(mono[None]).abs(), text)[0]
+        short = model.estimate_mask(model.stft(mono[None, : 3 * 16000]).abs(), text)[0]
+    head = 200  # frames well inside the short input: beyond the receptive field of its end
+    same = torch.allclose(long[:, :head], short[:, :head], atol=1e-5)
+    assert same == (norm == "frame")
+    assert model.length_independent == (norm == "frame")

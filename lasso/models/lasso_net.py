@@ -14,17 +14,42 @@ from torch.nn import functional as F
 
 from lasso.config import ModelConfig
 
+LEVEL_OFFSET = -4.5  # typical mean log-magnitude of a mixture: centres the input of `norm="frame"` models
+
+
+class FrameNorm(nn.Module):
+    """LayerNorm over channels at each frame: unlike GroupNorm(1, C) it never pools over time, so the output for a
+    frame does not depend on how long the input is (inference then needs no overlapping windows). Parameters have
+    GroupNorm's names and shapes, so a `global` checkpoint initialises a `frame` model."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: [B, C, T]
+        return F.layer_norm(x.transpose(1, 2), x.shape[1:2], self.weight, self.bias).transpose(1, 2)
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    if kind == "frame":
+        return FrameNorm(channels)
+    if kind == "global":
+        return nn.GroupNorm(1, channels)
+    raise ValueError(f"norm must be 'global' or 'frame', got {kind!r}")
+
 
 class FiLMBlock(nn.Module):
     """Residual dilated depthwise-separable conv block whose hidden features are scaled and shifted by the prompt."""
 
-    def __init__(self, channels: int, hidden: int, dilation: int) -> None:
+    def __init__(self, channels: int, hidden: int, dilation: int, norm: str = "global") -> None:
         super().__init__()
-        self.norm_in = nn.GroupNorm(1, channels)
+        self.norm_in = make_norm(norm, channels)
         self.expand = nn.Conv1d(channels, hidden, 1)
         self.film = nn.Linear(channels, 2 * hidden)
         self.depthwise = nn.Conv1d(hidden, hidden, 3, padding=dilation, dilation=dilation, groups=hidden)
-        self.norm_mid = nn.GroupNorm(1, hidden)
+        self.norm_mid = make_norm(norm, hidden)
         self.project = nn.Conv1d(hidden, channels, 1)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -48,9 +73,9 @@ class LassoNet(nn.Module):
         self.inp = nn.Conv1d(bins, c, cfg.time_stride, stride=cfg.time_stride)
         self.skip = nn.Conv1d(bins, c, 1)
         self.blocks = nn.ModuleList(
-            FiLMBlock(c, cfg.hidden, 2 ** (i % cfg.dilation_cycle)) for i in range(cfg.blocks)
+            FiLMBlock(c, cfg.hidden, 2 ** (i % cfg.dilation_cycle), cfg.norm) for i in range(cfg.blocks)
         )
-        self.norm_out = nn.GroupNorm(1, c)
+        self.norm_out = make_norm(cfg.norm, c)
         self.head = nn.Conv1d(c, bins, 3, padding=1)
 
     # -- STFT helpers, shared by training, inference and the oracle mask in evaluation --------------------------
@@ -64,13 +89,21 @@ class LassoNet(nn.Module):
     def frames(self, num_samples: int) -> int:
         return num_samples // self.cfg.hop + 1
 
+    @property
+    def length_independent(self) -> bool:
+        """True when a frame's mask does not depend on the input's length (no normalisation pools over time)."""
+        return self.cfg.norm == "frame"
+
     # -- the network ---------------------------------------------------------------------------------------------
     def estimate_mask(self, mag: torch.Tensor, text: torch.Tensor, spans: torch.Tensor | None = None) -> torch.Tensor:
         """mag [B, bins, T] (linear magnitude), text [B, text_dim], spans [B, T] int or None -> mask [B, bins, T]."""
         b, _, t = mag.shape
         s = self.cfg.time_stride
         feats = torch.log(mag + 1e-4)
-        feats = feats - feats.mean(dim=(1, 2), keepdim=True)  # level invariance: gain of the input is irrelevant
+        # frame: a fixed centre (training mixes levels over 20 dB, so gain is learnt); global: level invariance from
+        # the whole input's mean, which makes the output depend on the input's length
+        centre = LEVEL_OFFSET if self.length_independent else feats.mean(dim=(1, 2), keepdim=True)
+        feats = feats - centre
         pad = (-t) % s
         cond = self.text_proj(text)  # [B, C]
         if spans is None:
