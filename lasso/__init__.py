@@ -20,6 +20,7 @@ from lasso.errors import (
 from lasso.files import FileOutputs, mux_video, separate_file
 from lasso.separator import SeparationResult, Separator
 from lasso.spans import Span
+from lasso.valset import ValItem, load_validation_set
 
 __all__ = [
     "AudioError",
@@ -36,7 +37,9 @@ __all__ = [
     "Span",
     "TooLongError",
     "UnsupportedFormatError",
+    "ValItem",
     "load_audio",
+    "load_validation_set",
     "mux_video",
     "probe",
     "save_audio",

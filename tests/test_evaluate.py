@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from evaluate.evaluate import SYSTEMS, evaluate, run_evaluation
-from lasso import Separator
-from lasso.data.corpus import SHARED_ORIGIN, Clip, Corpus
-from lasso.data.validation import ValItem, write_validation_set
+from lasso import Separator, ValItem
+from train.data.corpus import SHARED_ORIGIN, Clip, Corpus
+from train.data.validation import write_validation_set
 
 SR = 16000
 REPO = Path(__file__).resolve().parents[1]

@@ -10,10 +10,10 @@ from hydra import compose, initialize_config_dir
 from conftest import REPO, SHARED_DATA
 from lasso import Separator
 from lasso.config import ModelConfig
-from lasso.data.corpus import Corpus
-from lasso.data.mixtures import MixtureSampler
 from lasso.models.lasso_net import LassoNet
 from lasso.models.text_encoder import load_text_encoder
+from train.data.corpus import Corpus
+from train.data.mixtures import MixtureSampler
 from train.losses import thresholded_snr_loss
 from train.train import lr_at, train
 
@@ -43,7 +43,7 @@ def _fixed_batch_loss(model: LassoNet, corpus_dir) -> float:
 @pytest.fixture(scope="module")
 def micro_corpus_dir(tmp_path_factory):
     """A dozen real clips: few enough that 300 steps of the tiny model measurably learn them."""
-    from lasso.data.corpus import build_corpus
+    from train.data.corpus import build_corpus
 
     return build_corpus(SHARED_DATA, tmp_path_factory.mktemp("micro"), limit_per_source=4, val_fraction=0.0,
                         max_clip_seconds=4.0)

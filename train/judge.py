@@ -24,15 +24,14 @@ from omegaconf import DictConfig
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from lasso import Separator
+from lasso import Separator, load_validation_set
 from lasso.config import JudgeConfig
-from lasso.data.corpus import Corpus
-from lasso.data.mixtures import MixtureSampler
-from lasso.data.validation import load_validation_set
 from lasso.metrics import snr_sdr
 from lasso.models.judge import CandidateJudge
 from lasso.models.text_encoder import load_text_encoder
 from lasso.rerank import load_scorer, make_variants, save_judge
+from train.data.corpus import Corpus
+from train.data.mixtures import MixtureSampler
 from train.one_cycle import OneCycle
 
 

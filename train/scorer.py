@@ -17,13 +17,13 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from lasso.config import ScorerConfig
-from lasso.data.corpus import Corpus
-from lasso.data.labels import related
-from lasso.data.mixtures import MixtureSampler
-from lasso.data.prompts import make_prompt
 from lasso.models.audio_text import AudioTextScorer
 from lasso.models.text_encoder import load_text_encoder
 from lasso.rerank import save_scorer
+from train.data.corpus import Corpus
+from train.data.labels import related
+from train.data.mixtures import MixtureSampler
+from train.data.prompts import make_prompt
 from train.one_cycle import OneCycle
 
 

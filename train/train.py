@@ -19,13 +19,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from lasso import load_validation_set
 from lasso.checkpoint import save_checkpoint
 from lasso.config import ModelConfig
-from lasso.data.corpus import Corpus
-from lasso.data.mixtures import MixtureDataset, MixtureSampler
-from lasso.data.validation import load_validation_set
 from lasso.models.lasso_net import LassoNet
 from lasso.models.text_encoder import load_text_encoder
+from train.data.corpus import Corpus
+from train.data.mixtures import MixtureDataset, MixtureSampler
 from train.losses import thresholded_snr_loss
 from train.spans import span_hints
 
