@@ -8,11 +8,13 @@ improves, an inference checkpoint `best.pt` that `Separator.from_pretrained(path
 import math
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from hydra.core.config_store import ConfigStore
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.parallel import DistributedDataParallel
@@ -21,13 +23,14 @@ from tqdm import tqdm
 
 from lasso import load_validation_set
 from lasso.checkpoint import save_checkpoint
-from lasso.config import ModelConfig
-from lasso.models.lasso_net import LassoNet
-from lasso.models.text_encoder import load_text_encoder
+from lasso.models import DEBUG_CONFIGS, LassoNet, build_model, load_text_encoder
 from train.data.corpus import Corpus
 from train.data.mixtures import MixtureDataset, MixtureSampler
 from train.losses import thresholded_snr_loss
 from train.spans import span_hints
+
+# `model=debug` is lasso's debug separator, so the tiny model of the tests is defined once (lasso.models.builders).
+ConfigStore.instance().store(group="model", name="debug", node=asdict(DEBUG_CONFIGS["separator"]))
 
 
 def lr_at(step: int, cfg: DictConfig) -> float:
@@ -75,9 +78,9 @@ def train(cfg: DictConfig, run_dir: Path) -> Path:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed + rank)
 
-    model_cfg = ModelConfig.from_dict(OmegaConf.to_container(cfg.model, resolve=True))
-    model = LassoNet(model_cfg).to(device)
-    encoder = load_text_encoder(model_cfg.text_encoder, **dict(cfg.get("text_encoder_options") or {}))
+    model = build_model("separator", OmegaConf.to_container(cfg.model, resolve=True)).to(device)
+    encoder_options = OmegaConf.to_container(cfg.text_encoder_options, resolve=True) or {}
+    encoder = load_text_encoder(model.cfg.text_encoder, **encoder_options)
     o = cfg.optim
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay, betas=(0.9, 0.99))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -150,8 +153,9 @@ def train(cfg: DictConfig, run_dir: Path) -> Path:
                        f"absent leak {val['val/absent_leak_db']:.1f} dB")
             if val["val/sdri"] > best:
                 best = val["val/sdri"]
-                save_checkpoint(best_path, model, meta={"step": step, "val_sdri_db": best, "run": cfg.run_name,
-                                                        "data": OmegaConf.to_container(d, resolve=True)})
+                meta = {"step": step, "val_sdri_db": best, "run": cfg.run_name,
+                        "data": OmegaConf.to_container(d, resolve=True)}
+                save_checkpoint(best_path, model, text_encoder_options=encoder_options, meta=meta)
         if main and (step % cfg.ckpt_every == 0 or step == o.max_steps):
             tmp = state_path.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optim": opt.state_dict(), "step": step, "best": best,
