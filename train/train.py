@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from lasso import load_validation_set
 from lasso.checkpoint import save_checkpoint
+from lasso.metrics import energy_ratio_db, sdri
 from lasso.models import DEBUG_CONFIGS, LassoNet, build_model, load_text_encoder
 from train.data.corpus import Corpus
 from train.data.mixtures import MixtureDataset, MixtureSampler
@@ -43,23 +44,21 @@ def lr_at(step: int, cfg: DictConfig) -> float:
 
 @torch.inference_mode()
 def validate(model: LassoNet, encoder, items, device: str, batch: int = 16) -> dict[str, float]:
-    """Mean SNR-SDRi (dB) over present-target items, and the energy leak (dB) on absent-target items."""
+    """Mean SDRi (dB) over present-target items and energy leak (dB) on absent-target items, with the metrics of
+    `python -m evaluate` (lasso.metrics: AudioSep's SNR-style SDR), so training curves and reports agree."""
     model.eval()
-    sdri, leak = [], []
+    improvements, leak = [], []
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
         mix = torch.from_numpy(np.stack([it.mixture for it in chunk])).to(device)
         est = model(mix, encoder.encode([it.prompt for it in chunk]).to(device)).cpu().numpy()
         for it, e in zip(chunk, est, strict=True):
             if it.absent:
-                leak.append(10 * np.log10((e ** 2).sum() / ((it.mixture ** 2).sum() + 1e-12) + 1e-12))
-                continue
-            s = it.target.astype(np.float64)
-            snr = 10 * np.log10((s ** 2).sum() / (((s - e) ** 2).sum() + 1e-12) + 1e-12)
-            base = 10 * np.log10((s ** 2).sum() / (((s - it.mixture) ** 2).sum() + 1e-12) + 1e-12)
-            sdri.append(snr - base)
+                leak.append(energy_ratio_db(e, it.mixture))
+            else:
+                improvements.append(sdri(it.target, e, it.mixture))
     model.train()
-    return {"val/sdri": float(np.mean(sdri)) if sdri else float("nan"),
+    return {"val/sdri": float(np.mean(improvements)) if improvements else float("nan"),
             "val/absent_leak_db": float(np.mean(leak)) if leak else float("nan")}
 
 
