@@ -20,8 +20,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from evaluate.evaluate import SYSTEMS, evaluate  # noqa: E402
-from lasso import Separator  # noqa: E402
-from lasso.data.validation import load_validation_set  # noqa: E402
+from lasso import Separator, load_validation_set  # noqa: E402
 
 
 def get_parser() -> argparse.ArgumentParser:

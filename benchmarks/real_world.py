@@ -22,9 +22,9 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from evaluate.real_world import markdown, score, summarize  # noqa: E402
-from lasso import Separator  # noqa: E402
-from lasso.data.corpus import Corpus  # noqa: E402
-from lasso.data.real_world import build_real_world, load_real_world  # noqa: E402
+from lasso import Separator, load_real_world  # noqa: E402
+from train.data.corpus import Corpus  # noqa: E402
+from train.data.real_world import build_real_world  # noqa: E402
 
 
 def get_parser() -> argparse.ArgumentParser:

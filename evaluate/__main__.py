@@ -15,8 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from evaluate.evaluate import run_evaluation
 from evaluate.report import headline_markdown
-from lasso import Separator
-from lasso.data.validation import load_validation_set
+from lasso import Separator, load_validation_set
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, float]:

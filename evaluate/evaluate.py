@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lasso import Separator
-from lasso.data.validation import ValItem as Item
+from lasso import ValItem as Item
 from lasso.metrics import energy_ratio_db, museval_sdr, oracle_irm, sdri, si_sdr, snr_sdr
 
 SYSTEMS = ("model", "mixture", "oracle_irm")

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lasso import Separator
-from lasso.data.real_world import KINDS, BenchmarkItem
+from lasso import KINDS, BenchmarkItem, Separator
 from lasso.metrics import oracle_irm, sdri, snr_sdr
 
 _EPS = 1e-12

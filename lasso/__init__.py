@@ -7,6 +7,7 @@
 """
 
 from lasso.audio import AudioInfo, load_audio, probe, save_audio
+from lasso.benchmark_set import KINDS, BenchmarkItem, load_real_world
 from lasso.config import InferenceConfig, ModelConfig
 from lasso.errors import (
     AudioError,
@@ -20,6 +21,7 @@ from lasso.errors import (
 from lasso.files import FileOutputs, mux_video, separate_file
 from lasso.separator import SeparationResult, Separator
 from lasso.spans import Span
+from lasso.valset import ValItem, load_validation_set
 
 __all__ = [
     "AudioError",
@@ -36,7 +38,12 @@ __all__ = [
     "Span",
     "TooLongError",
     "UnsupportedFormatError",
+    "ValItem",
+    "BenchmarkItem",
+    "KINDS",
     "load_audio",
+    "load_validation_set",
+    "load_real_world",
     "mux_video",
     "probe",
     "save_audio",

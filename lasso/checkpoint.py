@@ -10,14 +10,12 @@ from typing import Any
 
 import torch
 
-from lasso.config import ModelConfig
 from lasso.errors import ModelLoadError
+from lasso.models.builders import build_model
 from lasso.models.lasso_net import LassoNet
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # bump when the layout of the blob changes; files of another version are refused, not misread
 DEFAULT_CHECKPOINT = "lasso-default.pt"
-# A tiny random model for tests and smoke runs: same code paths, instant to build.
-DEBUG_CONFIG = ModelConfig(channels=32, hidden=64, blocks=2, dilation_cycle=2)
 
 
 def default_checkpoint_path() -> Path:
@@ -46,18 +44,23 @@ def save_checkpoint(path: str | Path, model: LassoNet, *, text_encoder_options: 
 def load_checkpoint(path: str | Path | None = None) -> tuple[LassoNet, dict[str, Any]]:
     """Load `path` (None: the shipped default; "debug": a random tiny model). Returns (model in eval mode, blob)."""
     if path == "debug":
-        torch.manual_seed(0)
-        cfg = DEBUG_CONFIG
-        return LassoNet(cfg).eval(), {"version": FORMAT_VERSION, "model_config": cfg.to_dict(),
-                                      "text_encoder": {"name": cfg.text_encoder, "options": {}}, "meta": {}}
+        model = build_model("separator", "debug")
+        return model.eval(), {"version": FORMAT_VERSION, "model_config": model.cfg.to_dict(),
+                              "text_encoder": {"name": model.cfg.text_encoder, "options": {}}, "meta": {}}
     path = Path(path) if path is not None else default_checkpoint_path()
     if not path.exists():
         hint = " (train one with `python -m train`, see README)" if path == default_checkpoint_path() else ""
         raise ModelLoadError(f"checkpoint not found: {path}{hint}")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        cfg = ModelConfig.from_dict(blob["model_config"])
-        model = LassoNet(cfg)
+    except Exception as exc:
+        raise ModelLoadError(f"could not load checkpoint {path}: {exc}") from exc
+    version = blob.get("version") if isinstance(blob, dict) else None
+    if version != FORMAT_VERSION:
+        raise ModelLoadError(f"{path} is not an inference checkpoint of format version {FORMAT_VERSION} (it has "
+                             f"{version!r}); a training state.pt is loaded with `init_from=`, not as a model")
+    try:
+        model = build_model("separator", blob["model_config"])
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
     except Exception as exc:
         raise ModelLoadError(f"could not load checkpoint {path}: {exc}") from exc

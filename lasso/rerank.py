@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from lasso.config import JudgeConfig, ScorerConfig
 from lasso.errors import ModelLoadError
 from lasso.models.audio_text import AudioTextScorer
+from lasso.models.builders import build_model
 from lasso.models.judge import CandidateJudge
 
 DEFAULT_SCORER = "lasso-scorer.pt"  # input of `python -m train.judge`
@@ -60,22 +60,19 @@ def default_path(name: str) -> Path:
 def load_scorer(path: str | Path | None = None) -> AudioTextScorer:
     """Load the shipped audio-text scorer (None), a file, or "debug" (random weights, for tests of the mechanics)."""
     if path == "debug":
-        torch.manual_seed(0)
-        return AudioTextScorer(ScorerConfig(channels=32, layers=2)).eval()
+        return build_model("scorer", "debug").eval()
     path = Path(path) if path else default_path(DEFAULT_SCORER)
     blob = _load(path, "the audio-text scorer", "python -m train.scorer")
-    return _build(path, lambda: AudioTextScorer(ScorerConfig.from_dict(blob["config"])), blob["state_dict"])
+    return _build(path, lambda: build_model("scorer", blob["config"]), blob["state_dict"])
 
 
 def load_judge(path: str | Path | None = None) -> CandidateJudge:
     """Load the shipped judge (None), a file, or "debug" (random weights on a random scorer, for tests)."""
     if path == "debug":
-        torch.manual_seed(0)
-        return CandidateJudge(JudgeConfig(channels=16, layers=2), load_scorer("debug")).eval()
+        return build_model("judge", "debug", scorer="debug").eval()
     path = Path(path) if path else default_path(DEFAULT_JUDGE)
     blob = _load(path, "the candidate judge", "python -m train.judge")
-    scorer_cfg = ScorerConfig.from_dict(blob["scorer_config"])
-    return _build(path, lambda: CandidateJudge(JudgeConfig.from_dict(blob["config"]), AudioTextScorer(scorer_cfg)),
+    return _build(path, lambda: build_model("judge", blob["config"], scorer=blob["scorer_config"]),
                   blob["state_dict"])
 
 

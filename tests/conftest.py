@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from lasso.data.corpus import Corpus, build_corpus, default_shared_dir
-from lasso.data.validation import write_validation_set
+from train.data.corpus import Corpus, build_corpus, default_shared_dir
+from train.data.validation import write_validation_set
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = default_shared_dir()

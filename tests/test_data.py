@@ -1,4 +1,4 @@
-"""lasso.data on a tiny corpus decoded from real files of the shared data folder."""
+"""train.data on a tiny corpus decoded from real files of the shared data folder."""
 
 import math
 
@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lasso.data.corpus import Corpus, build_corpus, default_shared_dir, recording_id
-from lasso.data.debian import drum_label, license_for
-from lasso.data.labels import clean_label, related
-from lasso.data.mixtures import MixtureDataset, MixtureSampler, frame_activity
-from lasso.data.prompts import aliases, make_prompt
-from lasso.data.validation import load_validation_set, write_validation_set
+from lasso import load_validation_set
+from train.data.corpus import Corpus, build_corpus, default_shared_dir, recording_id
+from train.data.debian import drum_label, license_for
+from train.data.labels import clean_label, related
+from train.data.mixtures import MixtureDataset, MixtureSampler, frame_activity
+from train.data.prompts import aliases, make_prompt
+from train.data.validation import write_validation_set
 
 SHARED = default_shared_dir()
 pytestmark = pytest.mark.skipif(not (SHARED / "manifest.csv").exists(), reason="shared data folder not available")

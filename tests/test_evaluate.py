@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluate.evaluate import SYSTEMS, evaluate, run_evaluation
-from lasso import Separator
-from lasso.data.corpus import SHARED_ORIGIN, Clip, Corpus
-from lasso.data.validation import ValItem, write_validation_set
+from evaluate.evaluate import SYSTEMS, evaluate, run_evaluation, score
+from lasso import Separator, ValItem
+from train.data.corpus import SHARED_ORIGIN, Clip, Corpus
+from train.data.validation import write_validation_set
 
 SR = 16000
 REPO = Path(__file__).resolve().parents[1]
@@ -124,3 +124,25 @@ def test_python_m_evaluate_end_to_end(tmp_path) -> None:
     assert len(saved["rows"]) == 3 * len(SYSTEMS)
     assert saved["summary"]["all"]["mixture"]["sdri"] == pytest.approx(0.0, abs=1e-6)
     assert (out_dir / "sdri_vs_snr.png").exists() and (out_dir / "report.md").exists()
+
+
+def test_training_validation_reports_what_evaluate_reports(tiny_val_dir):
+    """train.train.validate's val/sdri and absent leak are evaluate's per-item metrics on the same estimates."""
+    import torch
+
+    from lasso import load_validation_set
+    from train.train import validate
+
+    sep = Separator.from_pretrained("debug", device="cpu")
+    items = load_validation_set(tiny_val_dir)
+    assert any(it.absent for it in items) and not all(it.absent for it in items)
+    first = next(it for it in items if not it.absent)  # and a target at -100 dB, where AudioSep's SDR clips powers
+    quiet = first.target * 1e-5
+    items.append(ValItem("quiet", first.mixture - first.target + quiet, quiet, first.sample_rate, first.prompt,
+                         first.label, first.interferer_label, -100.0, False, first.activity))
+    got = validate(sep.model, sep.text_encoder, items, "cpu")
+    with torch.inference_mode():
+        rows = [row for it in items for row in score(it, {"model": sep.model(
+            torch.from_numpy(it.mixture)[None], sep.text_encoder.encode([it.prompt]))[0].numpy()}, museval=False)]
+    assert got["val/sdri"] == pytest.approx(np.mean([r["sdri"] for r in rows if not r["absent"]]), abs=1e-4)
+    assert got["val/absent_leak_db"] == pytest.approx(np.mean([r["leak_db"] for r in rows if r["absent"]]), abs=1e-4)

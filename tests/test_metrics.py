@@ -9,8 +9,8 @@ import torchaudio.functional as AF
 
 from lasso.audio import load_audio
 from lasso.checkpoint import load_checkpoint
-from lasso.data.corpus import default_shared_dir
 from lasso.metrics import energy_ratio_db, frame_f1, museval_sdr, oracle_irm, sdri, si_sdr, snr_sdr
+from train.data.corpus import default_shared_dir
 
 SR = 16000
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from evaluate.real_world import score_item, summarize, swap_distance_db
-from lasso import Separator
-from lasso.data.augment import AugmentConfig, add_reverb, augment_source, band_limit
-from lasso.data.corpus import Corpus, build_corpus, default_shared_dir
-from lasso.data.labels import related
-from lasso.data.real_world import KINDS, build_real_world, load_real_world
-from lasso.data.sources import petz_label, write_source_manifests
+from lasso import KINDS, Separator, load_real_world
+from train.data.augment import AugmentConfig, add_reverb, augment_source, band_limit
+from train.data.corpus import Corpus, build_corpus, default_shared_dir
+from train.data.labels import related
+from train.data.real_world import build_real_world
+from train.data.sources import petz_label, write_source_manifests
 
 SHARED = default_shared_dir()
 pytestmark = pytest.mark.skipif(not (SHARED / "manifest.csv").exists(), reason="shared data folder not available")

@@ -9,11 +9,9 @@ from hydra import compose, initialize_config_dir
 
 from conftest import REPO, SHARED_DATA
 from lasso import Separator
-from lasso.config import ModelConfig
-from lasso.data.corpus import Corpus
-from lasso.data.mixtures import MixtureSampler
-from lasso.models.lasso_net import LassoNet
-from lasso.models.text_encoder import load_text_encoder
+from lasso.models import LassoNet, build_model, load_text_encoder
+from train.data.corpus import Corpus
+from train.data.mixtures import MixtureSampler
 from train.losses import thresholded_snr_loss
 from train.train import lr_at, train
 
@@ -43,7 +41,7 @@ def _fixed_batch_loss(model: LassoNet, corpus_dir) -> float:
 @pytest.fixture(scope="module")
 def micro_corpus_dir(tmp_path_factory):
     """A dozen real clips: few enough that 300 steps of the tiny model measurably learn them."""
-    from lasso.data.corpus import build_corpus
+    from train.data.corpus import build_corpus
 
     return build_corpus(SHARED_DATA, tmp_path_factory.mktemp("micro"), limit_per_source=4, val_fraction=0.0,
                         max_clip_seconds=4.0)
@@ -52,13 +50,13 @@ def micro_corpus_dir(tmp_path_factory):
 def test_training_lowers_loss_and_resumes(micro_corpus_dir, tiny_val_dir, tmp_path):
     cfg = _cfg(micro_corpus_dir, tiny_val_dir, steps=300)
     torch.manual_seed(cfg.seed)
-    initial = LassoNet(ModelConfig.from_dict(dict(cfg.model)))  # the same init train() starts from
+    initial = build_model("separator", dict(cfg.model))  # the same init train() starts from
     before = _fixed_batch_loss(initial, micro_corpus_dir)
 
     best = train(cfg, tmp_path)
     state = torch.load(tmp_path / "state.pt", weights_only=False)
     assert state["step"] == 300
-    trained = LassoNet(ModelConfig.from_dict(dict(cfg.model)))
+    trained = build_model("separator", dict(cfg.model))
     trained.load_state_dict(state["model"])
     after = _fixed_batch_loss(trained, micro_corpus_dir)
     assert after < before - 1.0, f"loss did not drop: {before:.2f} -> {after:.2f} dB"
@@ -110,3 +108,21 @@ def test_judge_training_makes_candidates_and_a_loadable_judge(tiny_corpus_dir, t
     wav = torch.randn(3, 32000) * 0.1
     scores = judge.score(wav, -wav * 0.5, load_text_encoder("minilm").encode(["dog"]))
     assert scores.shape == (3,) and torch.isfinite(scores).all()
+
+
+def test_best_checkpoint_keeps_the_text_encoder_options(tiny_corpus_dir, tiny_val_dir, tmp_path, monkeypatch):
+    """A model trained with encoder options (CLAP's local checkpoint paths) only loads with them: best.pt keeps them."""
+    from lasso.models import text_encoder
+
+    class TaggedMiniLM(text_encoder.MiniLMEncoder):  # an encoder that, like CLAP, needs an option to load
+        def __init__(self, tag: str) -> None:
+            super().__init__()
+            self.tag = tag
+
+    monkeypatch.setitem(text_encoder.ENCODERS, "minilm", TaggedMiniLM)
+    monkeypatch.setattr(text_encoder, "_LOADED", {})
+    cfg = _cfg(tiny_corpus_dir, tiny_val_dir, steps=2)
+    cfg.eval_every, cfg.text_encoder_options = 2, {"tag": "local-copy"}
+    best = train(cfg, tmp_path)
+    assert torch.load(best, weights_only=True)["text_encoder"]["options"] == {"tag": "local-copy"}
+    assert Separator.from_pretrained(best).text_encoder.tag == "local-copy"

@@ -20,19 +20,16 @@ import hydra
 import numpy as np
 import torch
 from hydra.utils import to_absolute_path
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from lasso import Separator
-from lasso.config import JudgeConfig
-from lasso.data.corpus import Corpus
-from lasso.data.mixtures import MixtureSampler
-from lasso.data.validation import load_validation_set
+from lasso import Separator, load_validation_set
 from lasso.metrics import snr_sdr
-from lasso.models.judge import CandidateJudge
-from lasso.models.text_encoder import load_text_encoder
+from lasso.models import CandidateJudge, build_model, load_text_encoder
 from lasso.rerank import load_scorer, make_variants, save_judge
+from train.data.corpus import Corpus
+from train.data.mixtures import MixtureSampler
 from train.one_cycle import OneCycle
 
 
@@ -123,7 +120,7 @@ def pick_quality(judge: CandidateJudge, feats: torch.Tensor, text: torch.Tensor,
 def fit(cfg: DictConfig, out: Path, run_dir: Path) -> None:
     torch.manual_seed(cfg.seed)
     scorer = load_scorer(_resolve(cfg.scorer))
-    judge = CandidateJudge(JudgeConfig(**cfg.model), scorer)
+    judge = build_model("judge", OmegaConf.to_container(cfg.model, resolve=True), scorer=scorer)
     encoder = load_text_encoder(judge.cfg.text_encoder)
     train = load_shards(sorted(out.glob("train_*.npz")))
     val = load_shards([out / "val.npz"])

@@ -1,25 +1,25 @@
 """Build the training corpus and the fixed validation set: `python -m train.prepare_data [data=debug] [debian=false]`.
 
-Only maps config to `lasso.data` calls and prints a summary; all the work lives in the library.
+Only maps config to `train.data` calls and prints a summary; all the work lives there.
 """
 
 from collections import Counter
 from pathlib import Path
 
 import hydra
+from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
-from lasso.data.corpus import Corpus, build_corpus
-from lasso.data.debian import fetch_debian_sources
-from lasso.data.sources import write_source_manifests
-from lasso.data.validation import load_validation_set, write_validation_set
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from lasso import load_validation_set
+from train.data.corpus import Corpus, build_corpus
+from train.data.debian import fetch_debian_sources
+from train.data.sources import write_source_manifests
+from train.data.validation import write_validation_set
 
 
 def _path(p: str) -> Path:
-    """Config paths are relative to the repository root, whatever Hydra does with the working directory."""
-    return (REPO_ROOT / p).resolve()
+    """Relative config paths mean the working directory, as in `python -m train` and `python -m evaluate`."""
+    return Path(to_absolute_path(p))
 
 
 def summarize(corpus: Corpus) -> str:

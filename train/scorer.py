@@ -12,18 +12,16 @@ import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import to_absolute_path
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from lasso.config import ScorerConfig
-from lasso.data.corpus import Corpus
-from lasso.data.labels import related
-from lasso.data.mixtures import MixtureSampler
-from lasso.data.prompts import make_prompt
-from lasso.models.audio_text import AudioTextScorer
-from lasso.models.text_encoder import load_text_encoder
+from lasso.models import AudioTextScorer, build_model, load_text_encoder
 from lasso.rerank import save_scorer
+from train.data.corpus import Corpus
+from train.data.labels import related
+from train.data.mixtures import MixtureSampler
+from train.data.prompts import make_prompt
 from train.one_cycle import OneCycle
 
 
@@ -73,7 +71,7 @@ def main(cfg: DictConfig) -> None:
     corpus = Corpus.load(to_absolute_path(cfg.data.corpus_dir))
     train_s = MixtureSampler(corpus, "train", segment_seconds=cfg.segment_seconds)
     val_s = MixtureSampler(corpus, "val", segment_seconds=cfg.segment_seconds)
-    model = AudioTextScorer(ScorerConfig(**cfg.model))
+    model = build_model("scorer", OmegaConf.to_container(cfg.model, resolve=True))
     encoder = load_text_encoder(model.cfg.text_encoder)
     optim = OneCycle(model.parameters(), cfg.lr, cfg.steps, warmup=0.05)
     rng, val_rng_seed = np.random.default_rng(cfg.seed), 4321

@@ -8,27 +8,31 @@ improves, an inference checkpoint `best.pt` that `Separator.from_pretrained(path
 import math
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from hydra.core.config_store import ConfigStore
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from lasso import load_validation_set
 from lasso.checkpoint import save_checkpoint
-from lasso.config import ModelConfig
-from lasso.data.augment import AugmentConfig
-from lasso.data.corpus import Corpus
-from lasso.data.mixtures import MixtureDataset, MixtureSampler
-from lasso.data.validation import load_validation_set
-from lasso.models.lasso_net import LassoNet
-from lasso.models.text_encoder import load_text_encoder
+from lasso.metrics import energy_ratio_db, sdri
+from lasso.models import DEBUG_CONFIGS, LassoNet, build_model, load_text_encoder
+from train.data.augment import AugmentConfig
+from train.data.corpus import Corpus
+from train.data.mixtures import MixtureDataset, MixtureSampler
 from train.losses import thresholded_snr_loss
 from train.spans import span_hints
+
+# `model=debug` is lasso's debug separator, so the tiny model of the tests is defined once (lasso.models.builders).
+ConfigStore.instance().store(group="model", name="debug", node=asdict(DEBUG_CONFIGS["separator"]))
 
 
 def lr_at(step: int, cfg: DictConfig) -> float:
@@ -41,23 +45,21 @@ def lr_at(step: int, cfg: DictConfig) -> float:
 
 @torch.inference_mode()
 def validate(model: LassoNet, encoder, items, device: str, batch: int = 16) -> dict[str, float]:
-    """Mean SNR-SDRi (dB) over present-target items, and the energy leak (dB) on absent-target items."""
+    """Mean SDRi (dB) over present-target items and energy leak (dB) on absent-target items, with the metrics of
+    `python -m evaluate` (lasso.metrics: AudioSep's SNR-style SDR), so training curves and reports agree."""
     model.eval()
-    sdri, leak = [], []
+    improvements, leak = [], []
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
         mix = torch.from_numpy(np.stack([it.mixture for it in chunk])).to(device)
         est = model(mix, encoder.encode([it.prompt for it in chunk]).to(device)).cpu().numpy()
         for it, e in zip(chunk, est, strict=True):
             if it.absent:
-                leak.append(10 * np.log10((e ** 2).sum() / ((it.mixture ** 2).sum() + 1e-12) + 1e-12))
-                continue
-            s = it.target.astype(np.float64)
-            snr = 10 * np.log10((s ** 2).sum() / (((s - e) ** 2).sum() + 1e-12) + 1e-12)
-            base = 10 * np.log10((s ** 2).sum() / (((s - it.mixture) ** 2).sum() + 1e-12) + 1e-12)
-            sdri.append(snr - base)
+                leak.append(energy_ratio_db(e, it.mixture))
+            else:
+                improvements.append(sdri(it.target, e, it.mixture))
     model.train()
-    return {"val/sdri": float(np.mean(sdri)) if sdri else float("nan"),
+    return {"val/sdri": float(np.mean(improvements)) if improvements else float("nan"),
             "val/absent_leak_db": float(np.mean(leak)) if leak else float("nan")}
 
 
@@ -76,9 +78,9 @@ def train(cfg: DictConfig, run_dir: Path) -> Path:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed + rank)
 
-    model_cfg = ModelConfig.from_dict(OmegaConf.to_container(cfg.model, resolve=True))
-    model = LassoNet(model_cfg).to(device)
-    encoder = load_text_encoder(model_cfg.text_encoder, **dict(cfg.get("text_encoder_options") or {}))
+    model = build_model("separator", OmegaConf.to_container(cfg.model, resolve=True)).to(device)
+    encoder_options = OmegaConf.to_container(cfg.text_encoder_options, resolve=True) or {}
+    encoder = load_text_encoder(model.cfg.text_encoder, **encoder_options)
     o = cfg.optim
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay, betas=(0.9, 0.99))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -152,10 +154,12 @@ def train(cfg: DictConfig, run_dir: Path) -> Path:
                        f"absent leak {val['val/absent_leak_db']:.1f} dB")
             if val["val/sdri"] > best:
                 best = val["val/sdri"]
-                save_checkpoint(best_path, model, meta={"step": step, "val_sdri_db": best, "run": cfg.run_name,
-                                                        "data": OmegaConf.to_container(d, resolve=True)})
+                meta = {"step": step, "val_sdri_db": best, "run": cfg.run_name,
+                        "data": OmegaConf.to_container(d, resolve=True)}
+                save_checkpoint(best_path, model, text_encoder_options=encoder_options, meta=meta)
         if main and cfg.keep_every and step % cfg.keep_every == 0:  # snapshots to score on the real-world benchmark
-            save_checkpoint(run_dir / f"step{step:06d}.pt", model, meta={"step": step, "run": cfg.run_name})
+            save_checkpoint(run_dir / f"step{step:06d}.pt", model, text_encoder_options=encoder_options,
+                            meta={"step": step, "run": cfg.run_name})
         if main and (step % cfg.ckpt_every == 0 or step == o.max_steps):
             tmp = state_path.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optim": opt.state_dict(), "step": step, "best": best,

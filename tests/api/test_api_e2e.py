@@ -56,7 +56,7 @@ def served(tmp_path_factory):
 def mixture() -> tuple[np.ndarray, np.ndarray, int]:
     """Real recordings mixed at 0 dB: a man saying "three" (the known source) over rain."""
     from lasso.audio import load_audio, resample
-    from lasso.data.corpus import default_shared_dir
+    from train.data.corpus import default_shared_dir
 
     sr = 16000
 

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from lasso.data.augment import AugmentConfig, augment_source
-from lasso.data.corpus import Clip, Corpus
-from lasso.data.labels import related
-from lasso.data.prompts import GENERIC_CONTEXTS, make_prompt
+from train.data.augment import AugmentConfig, augment_source
+from train.data.corpus import Clip, Corpus
+from train.data.labels import related
+from train.data.prompts import GENERIC_CONTEXTS, make_prompt
 
 ACTIVITY_REL_DB = -40.0  # a frame is "active" above this level relative to the target's loudest frame ...
 ACTIVITY_ABS_DB = -70.0  # ... and above this absolute level (dBFS)

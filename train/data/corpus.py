@@ -21,7 +21,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
-from lasso.data.labels import clean_label
+from train.data.labels import clean_label
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from lasso.data.render import render_phrases
+from train.data.render import render_phrases
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,7 @@
 """A fixed, seeded validation set of 2-source mixtures, written once to disk and reused by every run.
 
+Read it back with `lasso.valset.load_validation_set` (evaluation needs the files, not this code).
+
 Scores are only comparable across runs if every run sees the same mixtures, so the set is written as wav files
 with an index and rebuilt only when its parameters or the underlying validation clips change. Prompts are bare
 labels ("dog", "rain"), like the ESC-50-style benchmark the model is scored on; 1/3 of the items are at 0 dB,
@@ -9,38 +11,20 @@ the subset behind the headline SDRi.
 import csv
 import hashlib
 import json
-import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from lasso.data.corpus import SHARED_ORIGIN, Corpus
-from lasso.data.mixtures import MixtureSampler
+from lasso.valset import INDEX_FIELDS
+from train.data.corpus import SHARED_ORIGIN, Corpus
+from train.data.mixtures import MixtureSampler
 
 SNR_CYCLE = (0.0, 0.0, -10.0, -5.0, 5.0, 10.0)
 ABSENT_EVERY = 12  # every 12th item is an absent query (~8%)
 _SUBTYPE = "PCM_24"  # ~-140 dB quantisation, and unlike FLOAT no timestamped PEAK chunk: reruns are byte-identical
 _HERE = Path(__file__).parent
 _CODE = ("labels.py", "prompts.py", "mixtures.py", "validation.py")
-_FIELDS = ("id", "prompt", "label", "interferer_label", "snr_db", "absent", "activity_hop")
-
-
-@dataclass
-class ValItem:
-    """One validation mixture; `snr_db` is nan and `target` silent for absent queries."""
-
-    id: str
-    mixture: np.ndarray  # float32 [T]
-    target: np.ndarray  # float32 [T]
-    sample_rate: int
-    prompt: str
-    label: str
-    interferer_label: str
-    snr_db: float
-    absent: bool
-    activity: np.ndarray  # bool [T // activity_hop]
 
 
 def _params(corpus: Corpus, n: int, segment_seconds: float, seed: int, activity_hop: int) -> dict:
@@ -88,22 +72,8 @@ def write_validation_set(
                      "interferer_label": "; ".join(m.interferer_labels), "snr_db": m.snr_db,
                      "absent": int(m.absent), "activity_hop": activity_hop})
     with (out / "index.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=_FIELDS)
+        writer = csv.DictWriter(f, fieldnames=INDEX_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
     params_path.write_text(json.dumps(params, indent=2))
     return out
-
-
-def load_validation_set(out_dir: str | Path) -> list[ValItem]:
-    """Read a set written by `write_validation_set`, in index order."""
-    root = Path(out_dir)
-    items = []
-    with (root / "index.csv").open(newline="") as f:
-        for row in csv.DictReader(f):
-            mix, sr = sf.read(root / f"{row['id']}_mix.wav", dtype="float32")
-            target, _ = sf.read(root / f"{row['id']}_target.wav", dtype="float32")
-            snr = float(row["snr_db"]) if row["snr_db"] not in ("", "nan") else math.nan
-            items.append(ValItem(row["id"], mix, target, sr, row["prompt"], row["label"], row["interferer_label"],
-                                 snr, bool(int(row["absent"])), np.load(root / f"{row['id']}_activity.npy")))
-    return items

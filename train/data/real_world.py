@@ -10,41 +10,25 @@ follow the protocols users' sounds look like:
 - `music`: an instrument over other music at -5..+5 dB (a held-out song's own guitar over its band when there is one).
 
 Both sources of every item are kept with their short class-name prompts, so each can be asked for (the prompt-swap
-test). Items are written as wav files with an index, like the validation set, and rebuilt only when asked.
+test). Items are written as wav files with an index (read by `lasso.load_real_world`), rebuilt only when asked.
 """
 
 import csv
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from lasso.data.corpus import Clip, Corpus
-from lasso.data.labels import related
-from lasso.data.mixtures import frame_activity, source_family
+from lasso import KINDS
+from lasso.benchmark_set import INDEX_FIELDS
+from train.data.corpus import Clip, Corpus
+from train.data.labels import related
+from train.data.mixtures import frame_activity, source_family
 
-KINDS = ("env_pairs", "speech", "music")
 EVERYDAY_FAMILIES = ("foley", "animals", "ambience", "berklee")
 _SPEECH_SOURCES = ("speechocean762",)  # whole read sentences with known speakers: the speech that looks like use
 _BACKING = "rock band music"
-_FIELDS = ("id", "kind", "prompt_a", "prompt_b", "snr_db")
-
-
-@dataclass
-class BenchmarkItem:
-    """One mixture of source `a` (asked for with `prompt_a`) and source `b`; `mixture == a + b`."""
-
-    id: str
-    kind: str
-    mixture: np.ndarray  # float32 [T]
-    a: np.ndarray  # float32 [T]
-    b: np.ndarray  # float32 [T]
-    prompt_a: str
-    prompt_b: str
-    snr_db: float  # a vs b, whole-excerpt energy
-    sample_rate: int
 
 
 def _excerpt(corpus: Corpus, clip: Clip, n: int, rng: np.random.Generator, hop: int = 128) -> np.ndarray | None:
@@ -138,21 +122,7 @@ def build_real_world(corpus: Corpus, out_dir: str | Path, *, n_env: int = 80, n_
             rows.append({"id": item_id, "kind": kind, "prompt_a": ca.label, "prompt_b": cb.label, "snr_db": snr})
             made += 1
     with (out_dir / "index.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=_FIELDS)
+        writer = csv.DictWriter(f, fieldnames=INDEX_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
     return out_dir
-
-
-def load_real_world(out_dir: str | Path) -> list[BenchmarkItem]:
-    """The items written by `build_real_world`, in index order."""
-    out_dir = Path(out_dir)
-    items = []
-    with (out_dir / "index.csv").open(newline="") as f:
-        for row in csv.DictReader(f):
-            parts = {}
-            for part in ("mix", "a", "b"):
-                parts[part], sr = sf.read(out_dir / f"{row['id']}_{part}.wav", dtype="float32")
-            items.append(BenchmarkItem(row["id"], row["kind"], parts["mix"], parts["a"], parts["b"], row["prompt_a"],
-                                       row["prompt_b"], float(row["snr_db"]), sr))
-    return items
