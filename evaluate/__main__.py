@@ -1,9 +1,11 @@
-"""`python -m evaluate`: score a checkpoint on the validation set (config: configs/evaluate.yaml).
+"""`python -m evaluate [set=real_world]`: score a checkpoint on the validation set or the real-world benchmark
+(config: configs/evaluate.yaml).
 
 Only this file reads Hydra config; `evaluate.evaluate` takes a Separator and items, so notebooks and the benchmark
 call it the same way.
 """
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +14,12 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
 
+from evaluate import real_world
 from evaluate.evaluate import run_evaluation
 from evaluate.report import headline_markdown
-from lasso import Separator, load_validation_set
+from lasso import Separator, load_real_world, load_validation_set
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -47,12 +51,13 @@ def main(cfg: DictConfig) -> None:
     checkpoint = cfg.checkpoint
     if checkpoint not in (None, "debug"):
         checkpoint = to_absolute_path(checkpoint)
+    out_dir = Path(to_absolute_path(cfg.out_dir)) if cfg.out_dir else Path(HydraConfig.get().runtime.output_dir)
+    separator = Separator.from_pretrained(checkpoint, device=cfg.device)
+    if cfg.set == "real_world":
+        return _real_world(cfg, separator, out_dir)
     val_dir = Path(to_absolute_path(cfg.val_dir))
     if not (val_dir / "index.csv").exists():
         raise SystemExit(f"no validation set at {val_dir}: build it with `python -m train.prepare_data`")
-    out_dir = Path(to_absolute_path(cfg.out_dir)) if cfg.out_dir else Path(HydraConfig.get().runtime.output_dir)
-
-    separator = Separator.from_pretrained(checkpoint, device=cfg.device)
     items = load_validation_set(val_dir)
     if cfg.limit is not None:
         items = items[: int(cfg.limit)]
@@ -61,6 +66,21 @@ def main(cfg: DictConfig) -> None:
         _log_wandb(cfg, result, files, out_dir)
     print(headline_markdown(result["summary"]))
     print(f"\nreport: {files['report']}")
+
+
+def _real_world(cfg: DictConfig, separator: Separator, out_dir: Path) -> None:
+    """Per-kind SDRi of each source under its own prompt, references and prompt swap; results.json and report.md."""
+    set_dir = Path(to_absolute_path(cfg.real_world_dir))
+    if not (set_dir / "index.csv").exists():
+        raise SystemExit(f"no benchmark set at {set_dir}: build it with `python benchmarks/real_world.py`")
+    items = load_real_world(set_dir)[: cfg.limit]
+    rows = real_world.score(separator, items, progress=lambda xs: tqdm(xs, disable=not cfg.progress, unit="item"))
+    summary = real_world.summarize(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+    table = real_world.markdown({str(cfg.checkpoint or "shipped"): summary})
+    (out_dir / "report.md").write_text(f"# Real-world benchmark\n\n{real_world.__doc__}\n{table}\n")
+    print(f"{table}\n\nreport: {out_dir / 'report.md'}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ the shared data under the repositories' own file names and metadata (speaker tab
 """
 
 import csv
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -156,10 +159,14 @@ def test_augment_keeps_shape_silence_and_can_be_off():
 # --- the real-world benchmark -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def bench(corpus, tmp_path_factory):
-    out = build_real_world(corpus, tmp_path_factory.mktemp("real_world"), n_env=6, n_speech=4, n_music=0,
-                           seconds=2.0, seed=0)
-    return load_real_world(out)
+def bench_dir(corpus, tmp_path_factory) -> Path:
+    return build_real_world(corpus, tmp_path_factory.mktemp("real_world"), n_env=6, n_speech=4, n_music=0,
+                            seconds=2.0, seed=0)
+
+
+@pytest.fixture(scope="module")
+def bench(bench_dir):
+    return load_real_world(bench_dir)
 
 
 def _db(a: np.ndarray, b: np.ndarray) -> float:
@@ -197,3 +204,13 @@ def test_scoring_references(bench):
     summary = summarize(rows)
     assert set(summary) == {"env_pairs", "all"} and summary["all"]["items"] == 3
     assert set(KINDS) >= set(summary) - {"all"}
+
+
+def test_evaluate_cli_scores_the_benchmark(bench_dir, tmp_path):
+    out = tmp_path / "eval"
+    proc = subprocess.run([sys.executable, "-m", "evaluate", "set=real_world", "checkpoint=debug", "limit=2",
+                           f"real_world_dir={bench_dir}", f"out_dir={out}", "progress=false", "device=cpu"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| debug | env_pairs | 2 |" in proc.stdout
+    assert json.loads((out / "results.json").read_text())["summary"]["all"]["items"] == 2
