@@ -3,11 +3,13 @@
     python benchmarks/quality_speed.py [--checkpoint path.pt] [--limit 60] [--threads 2]
 
 Quality is `evaluate.evaluate` on the fixed validation set (SDRi and SI-SDR for the model, the unprocessed mixture
-and the oracle ideal ratio mask, over all items and the 0 dB subset). Speed is `Separator.separate` on a real
-60 s mixture (validation mixtures end to end) on N CPU threads, as a multiple of real time.
+and the oracle ideal ratio mask, over all items and the 0 dB subset). Speed is `Separator.separate` at `balanced`
+on a real 60 s mixture (validation mixtures end to end) on N CPU threads, as a multiple of real time, at 16 kHz
+mono, 32 kHz mono and 44.1 kHz stereo; with --checkpoint the shipped model is timed in the same run as the baseline.
 """
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -18,6 +20,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from scipy.signal import resample_poly  # noqa: E402
 
 from evaluate.evaluate import SYSTEMS, evaluate  # noqa: E402
 from lasso import Separator, load_validation_set  # noqa: E402
@@ -36,6 +39,7 @@ def get_parser() -> argparse.ArgumentParser:
                    help="length in seconds of the real mixture timed for speed; default: 60")
     p.add_argument("--threads", type=int, default=2,
                    help="torch CPU threads for the whole run, quality and speed; default: 2")
+    p.add_argument("--speed-only", action="store_true", help="skip the quality part")
     return p
 
 
@@ -60,6 +64,29 @@ def time_separation(separator: Separator, audio: np.ndarray, sr: int, prompt: st
     return statistics.median(times)
 
 
+FORMATS = ((16000, 1), (32000, 1), (44100, 2))  # (rate, channels) timed: the model's rate, and what users send
+
+
+def as_format(audio: np.ndarray, sr: int, rate: int, channels: int) -> np.ndarray:
+    """The mixture resampled to `rate`; a second channel is the first delayed by 7 ms (a real stereo image)."""
+    g = math.gcd(sr, rate)
+    mono = resample_poly(audio, rate // g, sr // g).astype(np.float32)
+    if channels == 1:
+        return mono
+    delay = int(0.007 * rate)
+    return np.stack([mono, np.concatenate([np.zeros(delay, np.float32), mono[:-delay]])])
+
+
+def speed_table(checkpoints: list[str | None], audio: np.ndarray, sr: int, prompt: str, threads: int) -> None:
+    print(f"speed at balanced, {len(audio) / sr:.0f} s of audio, median of 3, {threads} threads (x real time):")
+    print(f"{'checkpoint':<40}" + "".join(f"{f'{r} Hz x{c}':>16}" for r, c in FORMATS))
+    for path in checkpoints:
+        separator = Separator.from_pretrained(path, device="cpu")
+        speeds = [len(audio) / sr / time_separation(separator, as_format(audio, sr, r, c), r, prompt)
+                  for r, c in FORMATS]
+        print(f"{path or 'shipped default':<40}" + "".join(f"{v:16.1f}" for v in speeds))
+
+
 def _fmt(v: float | None) -> str:
     return f"{v:10.2f}" if v is not None else f"{'–':>10}"
 
@@ -67,13 +94,15 @@ def _fmt(v: float | None) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = get_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
-    separator = Separator.from_pretrained(args.checkpoint, device="cpu")
     items = load_validation_set(args.val_dir)
+    audio, sr, prompt = long_mixture(items, args.seconds)
+    speed_table([None, args.checkpoint] if args.checkpoint else [None], audio, sr, prompt, args.threads)
+    if args.speed_only:
+        return
+    separator = Separator.from_pretrained(args.checkpoint, device="cpu")
     scored = items[: args.limit] if args.limit else items
     summary = evaluate(separator, scored, museval=False, progress=True)["summary"]
 
-    audio, sr, prompt = long_mixture(items, args.seconds)
-    seconds = time_separation(separator, audio, sr, prompt)
 
     present = summary["all"]["model"]["n"]
     print(f"\ncheckpoint: {args.checkpoint or 'shipped default'}   val: {args.val_dir}   "
@@ -86,8 +115,6 @@ def main(argv: list[str] | None = None) -> None:
     leak = summary["absent"]["model"]["leak_db"]
     if leak is not None:
         print(f"absent-query leak (model): {leak:.2f} dB (lower is better)")
-    print(f"speed: {len(audio) / sr:.0f} s of audio in {seconds:.2f} s (median of 3, {args.threads} threads) "
-          f"= {len(audio) / sr / seconds:.1f}x real time")
 
 
 if __name__ == "__main__":

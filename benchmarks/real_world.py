@@ -1,6 +1,7 @@
 """The real-world benchmark: the shipped model and any other checkpoints on held-out real recordings, in one run.
 
     python benchmarks/real_world.py [--checkpoint runs/x/step004000.pt ...] [--threads 2]
+    python benchmarks/real_world.py --acceleration fast balanced quality --candidates 1 8 --predict-spans
 
 Builds the set once from the corpus's `test` split (`python -m train.prepare_data` makes the corpus) into
 data/real_world, then scores the shipped model (the baseline) and each --checkpoint on it: per kind (environmental
@@ -38,6 +39,11 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="draw the set again even if it exists")
     p.add_argument("--kinds", nargs="*", default=None, help="score only these kinds (env_pairs speech music)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads; default: 2")
+    p.add_argument("--acceleration", nargs="*", default=["balanced"], choices=("fast", "balanced", "quality"),
+                   help="presets to score, each a row per model; default: balanced")
+    p.add_argument("--candidates", nargs="*", type=int, default=[1],
+                   help="reranking_candidates values to score (1-8), each a row per model; default: 1")
+    p.add_argument("--predict-spans", action="store_true", help="also score each model with predict_spans=true")
     p.add_argument("--json", default=None, help="also write every row and summary to this JSON file")
     return p
 
@@ -52,12 +58,19 @@ def main(argv: list[str] | None = None) -> None:
     items = [it for it in load_real_world(set_dir) if args.kinds is None or it.kind in args.kinds]
     systems = ([] if args.no_baseline else [("shipped", None)]) + [(c, c) for c in args.checkpoint]
     summaries, rows = {}, {}
-    for name, path in systems:
+    variants = [({"acceleration": a, "reranking_candidates": k}, f"{a}, k={k}")
+                for a in args.acceleration for k in args.candidates]
+    if args.predict_spans:
+        variants += [({**opts, "predict_spans": True}, f"{label}, predicted spans") for opts, label in variants]
+    for system, path in systems:
         separator = Separator.from_pretrained(path, device="cpu")
-        start = time.perf_counter()
-        rows[name] = score(separator, items, progress=lambda xs, n=name: tqdm(xs, desc=n, unit="item"))
-        summaries[name] = summarize(rows[name])
-        print(f"{name}: {len(items)} items x 2 prompts in {time.perf_counter() - start:.0f} s")
+        for options, label in variants:
+            name = system if len(variants) == 1 else f"{system} ({label})"
+            start = time.perf_counter()
+            rows[name] = score(separator, items, progress=lambda xs, n=name: tqdm(xs, desc=n, unit="item"),
+                               **options)
+            summaries[name] = summarize(rows[name])
+            print(f"{name}: {len(items)} items x 2 prompts in {time.perf_counter() - start:.0f} s")
     print(markdown(summaries))
     if args.json:
         Path(args.json).write_text(json.dumps({"summaries": summaries, "rows": rows}, indent=1))

@@ -25,10 +25,13 @@ def swap_distance_db(est_a: np.ndarray, est_b: np.ndarray, mixture: np.ndarray) 
     return float(10 * np.log10((diff @ diff + _EPS) / (np.asarray(mixture, np.float64) @ mixture + _EPS)))
 
 
-def score_item(separator: Separator, item: BenchmarkItem) -> dict[str, Any]:
-    """One row: model and oracle SDRi of each source under its own prompt, the mixture's SDR, the swap distance."""
+def score_item(separator: Separator, item: BenchmarkItem, **options: Any) -> dict[str, Any]:
+    """One row: model and oracle SDRi of each source under its own prompt, the mixture's SDR, the swap distance.
+
+    `options` go to `Separator.separate` (acceleration, reranking_candidates, predict_spans), so inference options
+    are judged on the same items."""
     model = separator.model
-    est = {side: separator.separate(item.mixture, item.sample_rate, prompt).target.reshape(-1)
+    est = {side: separator.separate(item.mixture, item.sample_rate, prompt, **options).target.reshape(-1)
            for side, prompt in (("a", item.prompt_a), ("b", item.prompt_b))}
     device = model.window.device
     row: dict[str, Any] = {"id": item.id, "kind": item.kind, "prompt_a": item.prompt_a, "prompt_b": item.prompt_b}
@@ -42,8 +45,8 @@ def score_item(separator: Separator, item: BenchmarkItem) -> dict[str, Any]:
 
 
 def score(separator: Separator, items: Sequence[BenchmarkItem],
-          progress: Callable[[Iterable], Iterable] = iter) -> list[dict[str, Any]]:
-    return [score_item(separator, item) for item in progress(items)]
+          progress: Callable[[Iterable], Iterable] = iter, **options: Any) -> list[dict[str, Any]]:
+    return [score_item(separator, item, **options) for item in progress(items)]
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
