@@ -1,6 +1,8 @@
 """audio_url and webhookUrl must not reach anything private: every address form, DNS answers, redirects."""
 
 import http.server
+import io
+import socket
 import threading
 import time
 
@@ -61,10 +63,10 @@ def test_submit_rejects_unsafe_webhook_url(client, auth, dns):
 
 
 class Origin:
-    """A loopback server: /ok.wav serves audio, /to?u= redirects, /missing 404s, /big lies about its size."""
+    """A loopback server: /ok.wav serves audio, /to?u= redirects, /missing 404s, /drip and /slow take their time."""
 
-    def __init__(self) -> None:
-        data = wav_bytes()
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, data: bytes | None = None) -> None:
+        data = wav_bytes() if data is None else data
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
@@ -78,6 +80,11 @@ class Origin:
                     self.send_response(302)
                     self.send_header("location", self.path[len("/to?u="):])
                     self.end_headers()
+                elif self.path == "/drip":  # headers one byte at a time: no read ever waits long
+                    for byte in b"HTTP/1.1 200 OK\r\ncontent-type: audio/wav\r\nx-padding: " + b"p" * 200:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.05)
                 elif self.path == "/slow":
                     self.send_response(200)
                     self.end_headers()
@@ -92,8 +99,8 @@ class Origin:
             def log_message(self, *a) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = http.server.ThreadingHTTPServer((host, port), H)
+        self.base = f"http://{host}:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
@@ -142,6 +149,53 @@ def test_audio_url_too_long_is_413_and_not_stored(client, auth, origin, monkeypa
     assert r.json()["error"]["code"] == "AUDIO_TOO_LONG" and r.json()["error"]["param"] == "input.audio_url"
     storage = st.home / "storage"
     assert not list((storage / ".staging").iterdir()) and not (storage / "jobs").exists()
+
+
+def test_one_deadline_for_the_whole_fetch(client, auth, origin, monkeypatch):
+    """A server dripping its headers (each read is quick, the whole takes 13 s) is cut at the fetch deadline."""
+    monkeypatch.setattr(get_settings(), "fetch_timeout", 1.0)
+    t0 = time.monotonic()
+    r = _submit(client, auth, origin.base + "/drip")
+    assert r.status_code == 502 and r.json()["error"]["code"] == "AUDIO_URL_FETCH_FAILED", r.text
+    assert time.monotonic() - t0 < 3.0
+
+
+def test_fetch_errors_do_not_tell_open_ports_from_closed(origin):
+    silent = socket.socket()  # accepts (the kernel does) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    try:
+        messages = set()
+        for url in (f"http://127.0.0.1:{netguard_free_port()}/", f"http://127.0.0.1:{silent.getsockname()[1]}/"):
+            with pytest.raises(netguard.FetchError) as err:
+                netguard.download(url, io.BytesIO(), allow_loopback=True, timeout=0.5, max_bytes=10)
+            messages.add(str(err.value))
+    finally:
+        silent.close()
+    assert messages == {netguard.unreachable(0.5)}
+
+
+def test_connects_to_the_checked_address_not_a_second_dns_answer(monkeypatch):
+    """DNS rebinding: the name answers 127.0.0.1 when checked and 127.0.0.2 afterwards; the fetch stays pinned."""
+    good = Origin("127.0.0.1", data=b"good")
+    evil = Origin("127.0.0.2", good.server.server_address[1], data=b"evil")
+    answers = iter(["127.0.0.1"])
+    real = socket.getaddrinfo
+
+    def rebinding(host, port, *a, **k):
+        if host != "rebind.test":
+            return real(host, port, *a, **k)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers, "127.0.0.2"), port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    out = io.BytesIO()
+    try:
+        netguard.download(f"http://rebind.test:{good.server.server_address[1]}/ok.wav", out, allow_loopback=True,
+                          timeout=5, max_bytes=100)
+    finally:
+        good.server.shutdown()
+        evil.server.shutdown()
+    assert out.getvalue() == b"good"
 
 
 def netguard_free_port() -> int:
