@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import accesslog
+from api.bodylimit import BodyLimit
 from api.db import get_sessionmaker
 from api.errors import ApiError
 from api.routes import blobs, files, health, models, queue
@@ -70,6 +72,7 @@ def _mount_ui(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    settings.ensure_home()
     app = FastAPI(title="AudioLasso API", version="1.0.0", docs_url="/docs", redoc_url=None,
                   openapi_url="/openapi.json")
     app.state.settings = settings
@@ -79,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.broker = get_broker(settings)
     for router in (models.router, files.router, queue.router, blobs.router, health.router):
         app.include_router(router)
+    app.add_middleware(BodyLimit, settings=settings)  # before parsing, before the key check
+    accesslog.install()
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
