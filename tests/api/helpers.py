@@ -28,6 +28,15 @@ def mp3_bytes(tmp_path: Path, seconds: float = 1.0) -> bytes:
     return out.read_bytes()
 
 
+def headerless_mkv(tmp_path: Path, seconds: float, sr: int = 8000) -> bytes:
+    """FLAC in Matroska written to a pipe: the container records no duration, so only decoding can tell it."""
+    src = tmp_path / "headerless-src.wav"
+    src.write_bytes(wav_bytes(seconds, sr=sr))
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(src), "-c:a", "flac", "-f", "matroska", "pipe:1"],
+                         check=True, capture_output=True)
+    return out.stdout
+
+
 def upload(client: TestClient, headers: dict[str, str], data: bytes, content_type: str = "audio/wav",
            name: str = "clip.wav") -> str:
     """POST /v1/files then PUT the bytes; the file id."""
