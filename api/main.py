@@ -20,6 +20,7 @@ from api.routes import blobs, files, health, models, queue
 from api.settings import Settings, get_settings
 from api.spec import load_spec
 from api.storage import make_storage
+from api.streams import StreamSlots
 from api.worker.broker import get_broker
 
 log = logging.getLogger("api")
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.storage = make_storage(settings.storage, signing_key=settings.signing_key(),
                                      s3_endpoint_url=settings.s3_endpoint_url)
     app.state.broker = get_broker(settings)
+    app.state.streams = StreamSlots()
     for router in (models.router, files.router, queue.router, blobs.router, health.router):
         app.include_router(router)
     app.add_middleware(BodyLimit, settings=settings)  # before parsing, before the key check

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from api import crud, quotas, submit
@@ -102,6 +103,7 @@ def stream_status(request_id: str, request: Request, key: AudioCaller, session: 
                   settings: SettingsDep, logs: str | None = None, interval: str | None = None) -> StreamingResponse:
     _own_job(session, key, request_id)  # 404 before the stream starts
     logs_on, interval_s = _flag(logs, "logs"), _interval(interval)
+    slot = request.app.state.streams.take(key.id, settings.max_streams_per_key)  # 429 past the key's cap
     base, sessionmaker, owner = base_url(request, settings), request.app.state.sessionmaker, key.id
 
     def snapshot() -> dict | None:
@@ -133,7 +135,8 @@ def stream_status(request_id: str, request: Request, key: AudioCaller, session: 
             await asyncio.sleep(interval_s)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(slot.hold(events()), media_type="text/event-stream", headers=headers,
+                             background=BackgroundTask(slot.release))
 
 
 def _sse(event: str, data: dict) -> str:

@@ -6,6 +6,7 @@ work and charges nothing), bad media failing only its job, retries, webhooks, re
 
 import io
 import json
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -67,6 +68,28 @@ def test_sse_timeout_event(client, auth, monkeypatch):
     names = [line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("event:")]
     assert names == ["status", "timeout"]
     assert json.loads(text.split("\n\n")[0].split("data: ", 1)[1])["logs"]
+
+
+def test_sse_streams_per_key_are_capped(app, client, auth, monkeypatch):
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    st = get_settings()
+    monkeypatch.setattr(st, "max_streams_per_key", 1)
+    monkeypatch.setattr(st, "stream_window", 2.0)
+    rid = submit(client, auth, upload(client, auth, wav_bytes()))
+    url = f"/v1/queue/requests/{rid}/status/stream?interval=1"
+    first = threading.Thread(target=lambda: TestClient(app).get(url, headers=auth))
+    first.start()
+    deadline = time.monotonic() + 5
+    while sum(app.state.streams.held.values()) < 1 and time.monotonic() < deadline:  # the first stream is open
+        time.sleep(0.05)
+    r = client.get(url, headers=auth)
+    first.join()
+    assert r.status_code == 429 and r.json()["error"]["code"] == "TOO_MANY_STREAMS", r.text
+    with client.stream("GET", url, headers=auth) as r:  # the first stream ended: its place is free again
+        assert r.status_code == 200
 
 
 def test_duplicate_message_and_credits_charged_once(client, make_key, run_worker):
