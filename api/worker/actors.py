@@ -122,7 +122,8 @@ def separation_exhausted(message: dict, retry_info: dict) -> None:
     error = lines[-1] if lines else "the separation failed"
     with ctx.sessions() as s:
         failed = jobs.fail(s, job_id=job_id, code="MODEL_FAILED", retention=ctx.settings.result_retention,
-                           message=f"{error} (after {retry_info.get('retries', 0) + 1} attempts)")
+                           message=f"{error} (after {retry_info.get('retries', 0) + 1} attempts)",
+                           statuses=("IN_QUEUE",))  # as its last attempt left it; not if another worker took it
     if failed:
         _terminal(job_id)
 
@@ -162,7 +163,7 @@ def separate_job(job_id: str) -> None:
     except Exception as exc:  # infrastructure or model fault: back in the queue; Dramatiq retries or gives up
         with ctx.sessions() as s:
             jobs.release(s, job_id=job_id, worker_id=worker_id,
-                         message=f"attempt failed ({type(exc).__name__}: {exc}); retrying if attempts remain")
+                         message=f"attempt failed ({type(exc).__name__}: {exc}); back in the queue")
         raise
     finally:
         beat.stop.set()

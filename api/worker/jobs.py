@@ -63,10 +63,11 @@ def complete(session: Session, *, job: Job, worker_id: str, result: dict[str, An
 
 
 def fail(session: Session, *, job_id: str, code: str, message: str, retention: int,
-         worker_id: str | None = None, stale_before: datetime | None = None) -> bool:
-    """FAILED with `code`; guarded by the lease (worker) or by staleness (reconciler)."""
+         worker_id: str | None = None, stale_before: datetime | None = None,
+         statuses: tuple[str, ...] = ("IN_QUEUE", "IN_PROGRESS")) -> bool:
+    """FAILED with `code`; guarded by the lease (worker), by staleness (reconciler) or by `statuses`."""
     now = utcnow()
-    cond = [Job.id == job_id, Job.status.in_(("IN_QUEUE", "IN_PROGRESS"))]
+    cond = [Job.id == job_id, Job.status.in_(statuses)]
     if worker_id is not None:
         cond.append(Job.worker_id == worker_id)
     if stale_before is not None:

@@ -33,13 +33,15 @@ class Maintenance(Middleware):
     def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._worker: Worker | None = None
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         from api.worker import maintenance
         from api.worker.context import get_context
 
-        if self._thread is not None and self._thread.is_alive():  # a second Worker in the process (WebhookThreads)
+        if self._worker is not None:  # a second Worker in the process (WebhookThreads) shares the first one's thread
             return
+        self._worker = worker
         interval = get_context().settings.maintenance_interval
 
         def loop() -> None:
@@ -54,7 +56,9 @@ class Maintenance(Middleware):
         self._thread.start()
 
     def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
-        self._stop.set()
+        if worker is self._worker:
+            self._stop.set()
+            self._worker = None
 
 
 class WebhookThreads(Middleware):

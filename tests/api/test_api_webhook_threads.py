@@ -1,53 +1,23 @@
 """`lasso worker` delivers webhooks on threads of their own: a receiver that holds its connection open does not hold
 the separation thread (one separation thread, the setting a GPU worker runs with)."""
 
-import http.server
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 from tests.api.client import LassoClient
-from tests.api.helpers import wav_bytes
+from tests.api.helpers import WebhookReceiver, wav_bytes
 from tests.api.servers import REPO, service_env, start_api, start_redis, start_worker, stop
 
 pytestmark = pytest.mark.heavy
 
 
-class StalledReceiver:
-    """Takes a webhook's request and answers only once `release` is set."""
-
-    def __init__(self) -> None:
-        self.got, self.release = threading.Event(), threading.Event()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("content-length", 0)))
-                outer.got.set()
-                outer.release.wait(90)
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_slow_webhook_receiver_does_not_hold_the_separation_thread(tmp_path):
     redis, port = start_redis(tmp_path / "redis")
     env = service_env(tmp_path / "home", LASSO_BROKER_URL=f"redis://127.0.0.1:{port}/0", LASSO_WEBHOOK_TIMEOUT="60")
-    procs, rx = [redis], StalledReceiver()
+    procs, rx = [redis], WebhookReceiver(stall=True)
     try:
         api, base = start_api(env)
         procs += [api, start_worker(env)]  # --processes 1 --threads 1
