@@ -18,9 +18,9 @@ from api.db import get_sessionmaker
 from api.errors import ApiError
 from api.routes import blobs, files, health, models, queue
 from api.settings import Settings, get_settings
+from api.slots import KeySlots
 from api.spec import load_spec
 from api.storage import make_storage
-from api.streams import StreamSlots
 from api.worker.broker import get_broker
 
 log = logging.getLogger("api")
@@ -81,7 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.storage = make_storage(settings.storage, signing_key=settings.signing_key(),
                                      s3_endpoint_url=settings.s3_endpoint_url)
     app.state.broker = get_broker(settings)
-    app.state.streams = StreamSlots()
+    app.state.streams = KeySlots("status streams open", "TOO_MANY_STREAMS")
+    app.state.fetches = KeySlots("audio_url downloads in progress", "TOO_MANY_FETCHES")
     for router in (models.router, files.router, queue.router, blobs.router, health.router):
         app.include_router(router)
     app.add_middleware(BodyLimit, settings=settings)  # before parsing, before the key check

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     max_pending_files: int = Field(20, ge=1)  # uploads created (POST /v1/files) and not yet PUT
     max_stored_bytes: int = Field(4 * MAX_UPLOAD_BYTES, ge=1)  # bytes of a key's live uploads, pending or stored
     max_streams_per_key: int = Field(4, ge=1)  # SSE status streams open at once, per API process
+    max_fetches_per_key: int = Field(2, ge=1)  # audio_url downloads at submit at once, per API process
     min_bitrate: int = Field(8_000, ge=1)  # bit/s: bounds the length of media whose header tells none (credits)
 
     # retention

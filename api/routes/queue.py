@@ -33,7 +33,8 @@ def submit_audio_separate(body: SubmitAudioSeparateRequest, request: Request, ke
     if body.input.file_id is not None:
         media = submit.file_source(session, key, body.input.file_id, settings)
     else:
-        media = submit.url_source(body.input.audio_url, job_id, settings, storage)
+        with request.app.state.fetches.take(key.id, settings.max_fetches_per_key):  # each holds a thread
+            media = submit.url_source(body.input.audio_url, job_id, settings, storage)
 
     def drop_copy() -> None:  # a refused request keeps nothing: no job, no reservation, no fetched copy
         if body.input.audio_url is not None:

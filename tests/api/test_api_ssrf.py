@@ -3,6 +3,8 @@
 import http.server
 import io
 import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -160,6 +162,23 @@ def test_one_deadline_for_the_whole_fetch(client, auth, origin, monkeypatch):
     assert time.monotonic() - t0 < 3.0
 
 
+def test_downloads_in_progress_are_capped_per_key(app, client, auth, origin, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    st = get_settings()
+    monkeypatch.setattr(st, "max_fetches_per_key", 1)
+    monkeypatch.setattr(st, "fetch_timeout", 2.0)
+    slow = threading.Thread(target=lambda: _submit(TestClient(app), auth, origin.base + "/drip"))
+    slow.start()
+    deadline = time.monotonic() + 5
+    while sum(app.state.fetches.held.values()) < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    r = _submit(client, auth, origin.base + "/ok.wav")
+    slow.join()
+    assert r.status_code == 429 and r.json()["error"]["code"] == "TOO_MANY_FETCHES", r.text
+    assert _submit(client, auth, origin.base + "/ok.wav").status_code == 202  # the slow one's place is free again
+
+
 def test_fetch_errors_do_not_tell_open_ports_from_closed(origin):
     silent = socket.socket()  # accepts (the kernel does) and never answers
     silent.bind(("127.0.0.1", 0))
@@ -196,6 +215,34 @@ def test_connects_to_the_checked_address_not_a_second_dns_answer(monkeypatch):
         good.server.shutdown()
         evil.server.shutdown()
     assert out.getvalue() == b"good"
+
+
+def test_https_to_the_pinned_address_sends_and_verifies_the_host_name(tmp_path, monkeypatch):
+    """TLS through the pinned socket: SNI and the certificate check use the URL's host, not the address."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=pinned.test", "-addext", "subjectAltName=DNS:pinned.test", "-keyout", str(key), "-out",
+                    str(cert)], check=True, capture_output=True)
+    names: list[str | None] = []
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    tls.sni_callback = lambda sock, name, ctx: names.append(name)
+    origin = Origin(data=b"over tls")
+    origin.server.socket = tls.wrap_socket(origin.server.socket, server_side=True)
+    port = origin.server.server_address[1]
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real("127.0.0.1" if host == "pinned.test"
+                                                                          else host, *a, **k))
+    monkeypatch.setattr(netguard.certifi, "where", lambda: str(cert))  # trust this one certificate
+    out = io.BytesIO()
+    try:
+        netguard.download(f"https://pinned.test:{port}/ok.wav", out, allow_loopback=True, timeout=5, max_bytes=100)
+        with pytest.raises(netguard.FetchError):  # the same server under another name fails verification
+            netguard.download(f"https://127.0.0.1:{port}/ok.wav", io.BytesIO(), allow_loopback=True, timeout=5,
+                              max_bytes=100)
+    finally:
+        origin.server.shutdown()
+    assert out.getvalue() == b"over tls" and names[0] == "pinned.test"
 
 
 def netguard_free_port() -> int:
