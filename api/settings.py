@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     max_duration: float = Field(4 * 3600.0, gt=0)  # s of audio per job (the workers' InferenceConfig.max_duration)
     stream_window: float = 600.0  # s, an SSE stream ends with a `timeout` event after this
 
-    # per-key quotas (429 QUOTA_EXCEEDED); unmetered keys have them too
+    # per-key quotas (429; api/quotas.py, api/slots.py); unmetered keys have them too
     max_active_jobs: int = Field(8, ge=1)  # IN_QUEUE + IN_PROGRESS jobs of one key
     max_pending_files: int = Field(20, ge=1)  # uploads created (POST /v1/files) and not yet PUT
     max_stored_bytes: int = Field(4 * MAX_UPLOAD_BYTES, ge=1)  # bytes of a key's live uploads, pending or stored

@@ -1,4 +1,4 @@
-"""What POST /v1/queue/audio/separate checks before a job exists: webhook, metadata, spans, the media.
+"""What POST /v1/queue/audio/separate checks before a job exists: a balance, webhook, metadata, spans, the media.
 
 A remote `audio_url` is downloaded here, through the SSRF guard, into storage: the job then only reads storage, and
 the client learns at once (502/413/400) when the URL is unusable rather than through a failed job. Media longer than
