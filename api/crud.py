@@ -5,13 +5,14 @@ Ownership is part of every lookup (`owner_id=`), so a key never sees another key
 
 import base64
 import hashlib
+import math
 import os
 import secrets
 import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.filenames import local_input_name
@@ -67,10 +68,30 @@ def revoke_api_key(session: Session, *, key_id: str) -> bool:
     return True
 
 
-def charge_credits(session: Session, *, key_id: str, seconds: int) -> str:
-    """Deduct audio seconds in one UPDATE (safe under concurrency); return the spec's billing_status."""
-    res = session.execute(update(ApiKey).where(ApiKey.id == key_id, ApiKey.credits.is_not(None))
+def billed_seconds(duration: float) -> int:
+    """Audio seconds a job of `duration` seconds is charged: rounded up, at least one."""
+    return max(1, math.ceil(duration - 1e-6))
+
+
+def lock_key(session: Session, *, key_id: str) -> None:
+    """Serialise a key's admissions until commit: a row lock on PostgreSQL, the write lock on SQLite.
+
+    Counting a key's jobs or files and then adding one is a race between two requests otherwise.
+    """
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(name=ApiKey.name))
+
+
+def reserve_credits(session: Session, *, key_id: str, seconds: float) -> bool:
+    """Take `seconds` from a metered key's balance if it covers them, in one UPDATE; False when it does not."""
+    res = session.execute(update(ApiKey).where(ApiKey.id == key_id, ApiKey.credits >= seconds)
                           .values(credits=ApiKey.credits - seconds))
+    return res.rowcount == 1
+
+
+def settle_credits(session: Session, *, key_id: str, reserved: float, charged: float) -> str:
+    """Give back what a job reserved and take what it used, in one UPDATE; return the spec's billing_status."""
+    res = session.execute(update(ApiKey).where(ApiKey.id == key_id, ApiKey.credits.is_not(None))
+                          .values(credits=ApiKey.credits + (reserved - charged)))
     return "deducted" if res.rowcount else "not_metered"
 
 
@@ -98,6 +119,17 @@ def _owned(session: Session, model: type, row_id: str, owner_id: str | None):
     return row
 
 
+def upload_usage(session: Session, *, owner_id: str) -> tuple[int, int]:
+    """(pending uploads, bytes) of a key's live files: declared sizes while pending, stored sizes after."""
+    now = utcnow()
+    live = [StoredFile.owner_id == owner_id, StoredFile.deleted.is_(False), StoredFile.delete_after > now]
+    pending = session.scalar(select(func.count()).where(*live, StoredFile.uploaded.is_(False),
+                                                        StoredFile.expires_at > now))
+    size = session.scalar(select(func.coalesce(func.sum(StoredFile.file_size), 0)).where(
+        *live, or_(StoredFile.uploaded.is_(True), StoredFile.expires_at > now)))
+    return int(pending), int(size)
+
+
 def get_file(session: Session, *, file_id: str, owner_id: str | None) -> StoredFile | None:
     return _owned(session, StoredFile, file_id, owner_id)
 
@@ -122,16 +154,23 @@ def mark_uploaded(session: Session, *, row: StoredFile, size: int, retention: in
 
 def create_job(session: Session, *, job_id: str, owner_id: str, params: dict[str, Any], input_key: str,
                input_name: str, base_url: str, metadata: dict[str, Any] | None, webhook_url: str | None,
-               webhook_secret: str | None) -> Job:
+               webhook_secret: str | None, reserved: float | None) -> Job:
     now = utcnow()
     job = Job(id=job_id, owner_id=owner_id, status="IN_QUEUE", params=params, input_key=input_key,
-              input_name=input_name, base_url=base_url, metadata_=metadata, created_at=now, updated_at=now)
+              input_name=input_name, base_url=base_url, metadata_=metadata, created_at=now, updated_at=now,
+              reserved=reserved)
     job.logs.append(JobLog(timestamp=now, message="queued"))
     if webhook_url:
         job.webhook = WebhookDelivery(url=webhook_url, secret=webhook_secret or "", status="pending")
     session.add(job)
     session.flush()
     return job
+
+
+def active_jobs(session: Session, *, owner_id: str) -> int:
+    """IN_QUEUE and IN_PROGRESS jobs of a key."""
+    return int(session.scalar(select(func.count()).where(Job.owner_id == owner_id,
+                                                         Job.status.in_(("IN_QUEUE", "IN_PROGRESS")))))
 
 
 def get_job(session: Session, *, job_id: str, owner_id: str | None) -> Job | None:

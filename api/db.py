@@ -5,6 +5,8 @@ The API and every worker process open their own engine on `settings.database`; t
 an existing database on first use, so an upgraded service keeps its LASSO_HOME; anything else needs a migration.
 """
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -60,6 +62,15 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _create_private(db: Path) -> None:
+    """The SQLite file (webhook secrets in clear) is 0600 from its creation, in a 0700 folder; SQLite gives its WAL
+    and shared-memory files the database's mode. An older, wider file is narrowed."""
+    db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))
+    with contextlib.suppress(OSError):  # not ours to change (another user's file): leave it as it is
+        os.chmod(db, 0o600)
+
+
 def get_sessionmaker(url: str) -> sessionmaker:
     """One engine per URL per process; creates the tables the first time."""
     url = normalize_url(url)
@@ -68,7 +79,7 @@ def get_sessionmaker(url: str) -> sessionmaker:
             if url.startswith("sqlite"):
                 db_path = make_url(url).database
                 if db_path and db_path != ":memory:":
-                    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+                    _create_private(Path(db_path))
                 engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:

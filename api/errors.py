@@ -96,6 +96,12 @@ class PayloadTooLarge(ApiError):
     status, code = 413, "FILE_TOO_LARGE"
 
 
+class QuotaExceeded(ApiError):
+    """The key holds as many active jobs, pending uploads, stored bytes or open streams as it may (429)."""
+
+    status, code = 429, "QUOTA_EXCEEDED"
+
+
 class UnsupportedMediaType(ApiError):
     """Only audio/* and video/* content types are accepted."""
 

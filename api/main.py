@@ -12,10 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import accesslog
+from api.bodylimit import BodyLimit
 from api.db import get_sessionmaker
 from api.errors import ApiError
 from api.routes import blobs, files, health, models, queue
 from api.settings import Settings, get_settings
+from api.slots import KeySlots
 from api.spec import load_spec
 from api.storage import make_storage
 from api.worker.broker import get_broker
@@ -70,6 +73,7 @@ def _mount_ui(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    settings.ensure_home()
     app = FastAPI(title="AudioLasso API", version="1.0.0", docs_url="/docs", redoc_url=None,
                   openapi_url="/openapi.json")
     app.state.settings = settings
@@ -77,8 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.storage = make_storage(settings.storage, signing_key=settings.signing_key(),
                                      s3_endpoint_url=settings.s3_endpoint_url)
     app.state.broker = get_broker(settings)
+    app.state.streams = KeySlots("status streams open", "TOO_MANY_STREAMS")
+    app.state.fetches = KeySlots("audio_url downloads in progress", "TOO_MANY_FETCHES")
     for router in (models.router, files.router, queue.router, blobs.router, health.router):
         app.include_router(router)
+    app.add_middleware(BodyLimit, settings=settings)  # before parsing, before the key check
+    accesslog.install()
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

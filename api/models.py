@@ -69,6 +69,7 @@ class Job(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # storage keys, duration, rate
     usage_quantity: Mapped[int | None] = mapped_column(Integer, nullable=True)  # audio seconds (ceil)
     billing_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # deducted | not_metered
+    reserved: Mapped[float | None] = mapped_column(Float, nullable=True)  # audio s held from credits until the end
     delete_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     outputs_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -1,18 +1,22 @@
 """Outbound requests to user-given URLs (audio_url, webhookUrl) without SSRF.
 
 A URL must be https:// with a public host. The name is resolved and every address checked (loopback, private,
-link-local, metadata, multicast, reserved, CGNAT, IPv4-mapped forms are all refused); then the address the socket
-actually connected to is checked again (against DNS rebinding), and each redirect goes through the same checks.
+link-local, metadata, multicast, reserved, CGNAT, IPv4-mapped forms are all refused); the socket then connects to
+an address that passed (pinned: a second DNS answer is never asked for, against DNS rebinding), TLS still naming
+the host (SNI, certificate). Each redirect goes through the same checks, and one deadline bounds the whole fetch.
 `LASSO_ALLOW_LOOPBACK_URLS=1` (tests/dev) also admits http:// and https:// URLs whose host is loopback.
 """
 
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urljoin, urlsplit
 
+import certifi
+import httpcore
 import httpx
 
 
@@ -57,6 +61,12 @@ def check_address(addr: str, *, allow_loopback: bool) -> None:
 
 def check_url(url: str, *, allow_loopback: bool = False) -> tuple[str, int]:
     """Validate scheme and host of `url` and every address it resolves to; return (host, port)."""
+    host, port, _ = _approved(url, allow_loopback=allow_loopback)
+    return host, port
+
+
+def _approved(url: str, *, allow_loopback: bool) -> tuple[str, int, list[str]]:
+    """(host, port, addresses): the checks of `check_url`, keeping the addresses that passed them."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -76,7 +86,7 @@ def check_url(url: str, *, allow_loopback: bool = False) -> tuple[str, int]:
         check_address(addr, allow_loopback=allow_loopback)
     if scheme == "http" and not allow_loopback:
         raise UnsafeUrl("only https URLs are accepted")
-    return host, port
+    return host, port, addrs
 
 
 def _is_ip(host: str) -> bool:
@@ -87,32 +97,85 @@ def _is_ip(host: str) -> bool:
         return False
 
 
-def _peer_address(response: httpx.Response) -> str | None:
-    stream = response.extensions.get("network_stream")
-    peer = stream.get_extra_info("server_addr") if stream is not None else None
-    return peer[0] if peer else None
+def _time_left(deadline: float, timeout: float | None) -> float:
+    """Seconds an operation may wait: its own timeout, cut to what is left before the deadline."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the fetch deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket whose every read and write waits at most until the fetch's one deadline (slow-drip servers)."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float) -> None:
+        self.stream, self.deadline = stream, deadline
+
+    def _left(self, timeout: float | None) -> float:
+        return _time_left(self.deadline, timeout)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, self._left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, self._left(timeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(self, ssl_context, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        # server_hostname is the URL's host: SNI and certificate checks use the name, the socket the pinned address
+        return _DeadlineStream(self.stream.start_tls(ssl_context, server_hostname, self._left(timeout)), self.deadline)
+
+    def get_extra_info(self, info: str):
+        return self.stream.get_extra_info(info)
+
+
+class _PinnedBackend(httpcore.NetworkBackend):
+    """Connects to the address `check_url` approved, never to a second DNS answer (DNS rebinding)."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline, self.address = deadline, ""
+        self.backend = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options=None) -> httpcore.NetworkStream:
+        left = _time_left(self.deadline, timeout)
+        stream = self.backend.connect_tcp(self.address, port, left, local_address, socket_options)
+        return _DeadlineStream(stream, self.deadline)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def _client(backend: _PinnedBackend, timeout: float) -> httpx.Client:
+    transport = httpx.HTTPTransport(trust_env=False)
+    transport._pool = httpcore.ConnectionPool(ssl_context=ssl.create_default_context(cafile=certifi.where()),
+                                              network_backend=backend)  # httpx has no public backend option
+    return httpx.Client(transport=transport, follow_redirects=False, timeout=httpx.Timeout(min(timeout, 30.0)),
+                        trust_env=False)
 
 
 @contextmanager
 def safe_stream(method: str, url: str, *, allow_loopback: bool, timeout: float, max_redirects: int = 5,
                 **kwargs) -> Iterator[httpx.Response]:
-    """Open `url` (following redirects by hand, each one checked) and yield the streaming final response."""
-    deadline = time.monotonic() + timeout
-    with httpx.Client(follow_redirects=False, timeout=httpx.Timeout(min(timeout, 30.0)), trust_env=False) as client:
+    """Open `url` (following redirects by hand, each one checked) and yield the streaming final response.
+
+    One deadline, `timeout` seconds from now, bounds everything: connecting, headers, redirects and the body.
+    Whatever goes wrong before an HTTP answer is one generic FetchError, which tells no open port from a closed one.
+    """
+    backend = _PinnedBackend(time.monotonic() + timeout)
+    with _client(backend, timeout) as client:
         for _ in range(max_redirects + 1):
-            check_url(url, allow_loopback=allow_loopback)
+            backend.address = _approved(url, allow_loopback=allow_loopback)[2][0]
             try:
                 response = client.send(client.build_request(method, url, **kwargs), stream=True)
             except httpx.HTTPError as exc:
-                raise FetchError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+                raise FetchError(unreachable(timeout)) from exc
             try:
-                peer = _peer_address(response)
-                if peer is not None:
-                    check_address(peer, allow_loopback=allow_loopback)
                 if response.is_redirect and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
-                    if time.monotonic() > deadline:
-                        raise FetchError("timed out following redirects")
                     continue
                 yield response
                 return
@@ -121,10 +184,14 @@ def safe_stream(method: str, url: str, *, allow_loopback: bool, timeout: float, 
         raise FetchError(f"more than {max_redirects} redirects")
 
 
+def unreachable(timeout: float) -> str:
+    """The one text of a failed connection or exchange, whatever the cause."""
+    return f"the server could not be reached, or did not answer within {timeout:g} s"
+
+
 def download(url: str, dest, *, allow_loopback: bool, timeout: float, max_bytes: int,
              max_redirects: int = 5) -> str | None:
     """Stream `url` into the open binary file `dest`; return the response content type."""
-    deadline = time.monotonic() + timeout
     with safe_stream("GET", url, allow_loopback=allow_loopback, timeout=timeout, max_redirects=max_redirects) as r:
         if r.status_code >= 400:
             raise FetchError(f"the server answered HTTP {r.status_code}")
@@ -137,9 +204,7 @@ def download(url: str, dest, *, allow_loopback: bool, timeout: float, max_bytes:
                 size += len(chunk)
                 if size > max_bytes:
                     raise TooLarge(f"remote file exceeds the limit of {max_bytes} bytes")
-                if time.monotonic() > deadline:
-                    raise FetchError(f"download took longer than {timeout:g} s")
                 dest.write(chunk)
         except httpx.HTTPError as exc:
-            raise FetchError(f"download interrupted: {exc}") from exc
+            raise FetchError(unreachable(timeout)) from exc
         return r.headers.get("content-type")

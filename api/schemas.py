@@ -21,6 +21,7 @@ from pydantic import (
 from api.filenames import check_file_name
 
 Number = StrictFloat | StrictInt
+MAX_SPANS = 100  # spans per request: each is checked and turned into a mask, so their count is bounded
 
 
 def _no_nulls(data: Any, names: tuple[str, ...]) -> None:
@@ -60,7 +61,7 @@ class AudioSeparateInput(BaseModel):
     max_chunk_duration: Annotated[Number, Field(gt=0, le=300)] = 60
     chunk_overlap: Annotated[Number, Field(ge=0, le=30)] = 5
     output_format: Literal["wav", "mp3"] = "wav"
-    spans: list[AudioSpan] | None = None
+    spans: Annotated[list[AudioSpan], Field(max_length=MAX_SPANS)] | None = None
 
     @model_validator(mode="before")
     @classmethod

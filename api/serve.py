@@ -47,7 +47,8 @@ def first_key(home: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     home = Path(os.environ.get("LASSO_HOME", ".lasso")).resolve()
-    (home / "logs").mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)  # the database and secrets live here
+    (home / "logs").mkdir(exist_ok=True)
     os.environ["LASSO_HOME"] = str(home)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     os.environ.setdefault("LASSO_PUBLIC_URL", f"http://{shown_host}:{args.port}")

@@ -33,12 +33,21 @@ class Settings(BaseSettings):
 
     # limits
     max_upload_bytes: int = Field(MAX_UPLOAD_BYTES, ge=1)  # bytes, uploads and audio_url downloads
+    max_json_body: int = Field(65_536, ge=1024)  # bytes of any other request body, refused before parsing (413)
     upload_url_ttl: int = 3600  # s, validity of a POST /v1/files upload_url
-    fetch_timeout: float = 120.0  # s, total time to download an audio_url
+    fetch_timeout: float = 120.0  # s, one deadline for a whole audio_url fetch: connect, headers, redirects, body
     fetch_max_redirects: int = 5
     max_metadata_bytes: int = 16_384  # JSON size of `metadata`
     max_duration: float = Field(4 * 3600.0, gt=0)  # s of audio per job (the workers' InferenceConfig.max_duration)
     stream_window: float = 600.0  # s, an SSE stream ends with a `timeout` event after this
+
+    # per-key quotas (429; api/quotas.py, api/slots.py); unmetered keys have them too
+    max_active_jobs: int = Field(8, ge=1)  # IN_QUEUE + IN_PROGRESS jobs of one key
+    max_pending_files: int = Field(20, ge=1)  # uploads created (POST /v1/files) and not yet PUT
+    max_stored_bytes: int = Field(4 * MAX_UPLOAD_BYTES, ge=1)  # bytes of a key's live uploads, pending or stored
+    max_streams_per_key: int = Field(4, ge=1)  # SSE status streams open at once, per API process
+    max_fetches_per_key: int = Field(2, ge=1)  # audio_url downloads at submit at once, per API process
+    min_bitrate: int = Field(8_000, ge=1)  # bit/s: bounds the length of media whose header tells none (credits)
 
     # retention
     file_retention: int = 86_400  # s after upload that an uploaded input is deleted
@@ -63,6 +72,7 @@ class Settings(BaseSettings):
     webhook_backoff_max: float = 3600.0
     webhook_timeout: float = 10.0  # s per delivery attempt
     webhook_stale_after: float = 300.0  # s `sending` before maintenance re-sends (an attempt is stopped after 120 s)
+    webhook_threads: int = Field(2, ge=0)  # per worker process, apart from the separation threads; 0 = none
 
     @property
     def database(self) -> str:
@@ -72,16 +82,22 @@ class Settings(BaseSettings):
     def storage(self) -> str:
         return self.storage_url or f"file://{(self.home / 'storage').resolve()}"
 
+    def ensure_home(self) -> Path:
+        """LASSO_HOME, created 0700: it holds the database (webhook secrets in clear) and the signing key."""
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self.home
+
     def signing_key(self) -> bytes:
         """The HMAC key of signed URLs; generated once and kept in LASSO_HOME so restarts keep URLs valid."""
         if self.secret_key:
             return self.secret_key.encode()
         path = self.home / "secret_key"
         if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
+            self.ensure_home()
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(secrets.token_urlsafe(48))
-            tmp.chmod(0o600)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, not a moment
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
             with contextlib.suppress(FileExistsError):  # atomic create-if-absent: concurrent starts agree
                 os.link(tmp, path)
             tmp.unlink()

@@ -1,4 +1,4 @@
-"""What POST /v1/queue/audio/separate checks before a job exists: credits, webhook, metadata, spans, the media.
+"""What POST /v1/queue/audio/separate checks before a job exists: a balance, webhook, metadata, spans, the media.
 
 A remote `audio_url` is downloaded here, through the SSRF guard, into storage: the job then only reads storage, and
 the client learns at once (502/413/400) when the URL is unusable rather than through a failed job. Media longer than
@@ -14,6 +14,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
@@ -87,8 +88,17 @@ def check_duration(duration: float | None, settings: Settings, param: str) -> No
                               code="AUDIO_TOO_LONG", param=param)
 
 
-def file_source(session: Session, key: ApiKey, file_id: str, settings: Settings) -> tuple[str, str]:
-    """(storage key, file name) of an uploaded file of this key; 400 unknown, 409 pending, 410 expired, 413 too long."""
+class Media(NamedTuple):
+    """A job's input in storage, with what is known of its length before decoding."""
+
+    key: str  # storage key
+    name: str  # the client's file name (a label), or the service's name of a fetched copy
+    duration: float | None  # s, from the header; None when it tells none
+    size: int  # bytes
+
+
+def file_source(session: Session, key: ApiKey, file_id: str, settings: Settings) -> Media:
+    """An uploaded file of this key; 400 unknown, 409 pending, 410 expired, 413 too long."""
     row = crud.get_file(session, file_id=file_id, owner_id=key.id)
     if row is None:
         raise UnknownFile(f"no file {file_id!r} for this API key", param="input.file_id")
@@ -99,7 +109,7 @@ def file_source(session: Session, key: ApiKey, file_id: str, settings: Settings)
     if status == "expired":
         raise Gone("the file expired (upload window or retention passed)", param="input.file_id")
     check_duration(row.duration, settings, "input.file_id")
-    return row.storage_key, row.file_name
+    return Media(row.storage_key, row.file_name, row.duration, row.file_size)
 
 
 def _remote_name(url: str, content_type: str | None) -> str:
@@ -110,8 +120,8 @@ def _remote_name(url: str, content_type: str | None) -> str:
     return local_input_name(name)
 
 
-def url_source(url: str, job_id: str, settings: Settings, storage: Storage) -> tuple[str, str]:
-    """Download `url` into storage under the job; (storage key, file name). 413 when too large or too long."""
+def url_source(url: str, job_id: str, settings: Settings, storage: Storage) -> Media:
+    """Download `url` into storage under the job (`jobs/{job_id}/`); 413 when too large or too long."""
     allow = settings.allow_loopback_urls
     try:
         netguard.check_url(url, allow_loopback=allow)
@@ -124,7 +134,7 @@ def url_source(url: str, job_id: str, settings: Settings, storage: Storage) -> t
                                              max_bytes=settings.max_upload_bytes,
                                              max_redirects=settings.fetch_max_redirects)
         name = _remote_name(url, content_type)
-        return _store_checked(Path(tmp), f"jobs/{job_id}/{name}", settings, storage), name
+        return _store_checked(Path(tmp), f"jobs/{job_id}/{name}", name, settings, storage)
     except netguard.UnsafeUrl as exc:  # a redirect pointed somewhere private
         raise InvalidAudioUrl(f"audio_url: {exc}", param="input.audio_url") from exc
     except netguard.TooLarge as exc:
@@ -135,13 +145,14 @@ def url_source(url: str, job_id: str, settings: Settings, storage: Storage) -> t
         Path(tmp).unlink(missing_ok=True)
 
 
-def _store_checked(staged: Path, key: str, settings: Settings, storage: Storage) -> str:
+def _store_checked(staged: Path, key: str, name: str, settings: Settings, storage: Storage) -> Media:
     """413 when the download is too long, else store it under `key`; probed under the key's suffix, its format."""
     named = staged.with_name(staged.name + PurePosixPath(key).suffix)
     os.replace(staged, named)
     try:
-        check_duration(media_duration(named), settings, "input.audio_url")
+        duration, size = media_duration(named), named.stat().st_size
+        check_duration(duration, settings, "input.audio_url")
         storage.put_file(key, named)
     finally:
         named.unlink(missing_ok=True)
-    return key
+    return Media(key, name, duration, size)

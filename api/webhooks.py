@@ -52,5 +52,7 @@ def deliver(url: str, body: str, *, secret: str, msg_id: str, timeout: float, al
             return f"HTTP {response.status_code}"
     except netguard.UnsafeUrl as exc:
         return f"refused: {exc}"
-    except (netguard.FetchError, httpx.HTTPError) as exc:
-        return f"{exc}"[:500] or type(exc).__name__
+    except netguard.FetchError as exc:
+        return str(exc)[:500]
+    except httpx.HTTPError:
+        return netguard.unreachable(timeout)

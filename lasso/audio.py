@@ -17,7 +17,7 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-from lasso.errors import AudioError, UnsupportedFormatError
+from lasso.errors import AudioError, TooLongError, UnsupportedFormatError
 
 SOUNDFILE_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
 FFMPEG_EXTS = {".m4a", ".aac", ".opus", ".mp4", ".mov", ".webm", ".mkv", ".wma", ".oga"}
@@ -180,10 +180,11 @@ class FileSource:
     """Random access to a decoded file without holding it in memory (lasso.separator.AudioSource).
 
     wav/flac/ogg are read in place; everything else is first decoded by ffmpeg into a float32 wav in `workdir`,
-    so a two-hour mp3 or video costs disk space, not RAM.
+    so a two-hour mp3 or video costs disk space, not RAM. With `max_duration`, decoding stops just past it (a
+    container whose header tells no length cannot make it fill the disk) and longer media raise TooLongError.
     """
 
-    def __init__(self, path: str | Path, workdir: str | Path) -> None:
+    def __init__(self, path: str | Path, workdir: str | Path, max_duration: float | None = None) -> None:
         self.path = path = check_file(path)
         try:
             if path.suffix.lower() not in NATIVE_EXTS:
@@ -191,12 +192,15 @@ class FileSource:
             self._file = sf.SoundFile(str(path))
         except (sf.LibsndfileError, RuntimeError):
             decoded = Path(workdir) / "decoded.wav"
-            _decode_to_wav(path, decoded)
+            _decode_to_wav(path, decoded, None if max_duration is None else max_duration + 1.0)
             self._file = sf.SoundFile(str(decoded))
         self.sample_rate, self.channels = self._file.samplerate, self._file.channels
         self.num_samples = self._file.frames
         if self.num_samples == 0:
             raise AudioError(f"{path.name} contains no audio samples")
+        if max_duration is not None and self.num_samples > max_duration * self.sample_rate:
+            self._file.close()
+            raise TooLongError(f"{path.name} is longer than the limit of {max_duration:.0f} s")
 
     def read(self, start: int, end: int) -> np.ndarray:
         self._file.seek(start)
@@ -216,10 +220,11 @@ class FileSource:
         self._file.close()
 
 
-def _decode_to_wav(path: Path, out: Path) -> None:
+def _decode_to_wav(path: Path, out: Path, max_seconds: float | None = None) -> None:
     info = _ffmpeg_info(path)
+    limit = [] if max_seconds is None else ["-t", f"{max_seconds:.3f}"]  # output stops there
     cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(path), "-vn", "-map", "0:a:0", "-ac", str(info.channels),
-           "-ar", str(info.sample_rate), "-c:a", "pcm_f32le", "-f", "wav", str(out)]
+           "-ar", str(info.sample_rate), *limit, "-c:a", "pcm_f32le", "-f", "wav", str(out)]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0 or not out.exists():
         raise AudioError(f"could not decode {path.name}: {proc.stderr.decode(errors='replace').strip()[:300]}")

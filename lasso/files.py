@@ -74,7 +74,7 @@ def separate_file(separator: Separator, path: str | Path, out_dir: str | Path, p
         raise UnsupportedFormatError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".work-") as work:
-        source = FileSource(path, work)
+        source = FileSource(path, work, max_duration=separator.defaults.max_duration)
         try:
             if source.peak() == 0.0:
                 raise AudioError(f"{path.name} is silent: there is nothing to separate")

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api import crud
+from api import crud, quotas
 from api.deps import FilesReader, FilesWriter, SessionDep, SettingsDep, base_url
 from api.errors import NotFound, UnsupportedMediaType
 from api.schemas import CreateFileRequest
@@ -27,6 +27,7 @@ def create_file_upload(body: CreateFileRequest, request: Request, key: FilesWrit
     if not is_media_type(body.content_type):
         raise UnsupportedMediaType(f"content_type {body.content_type!r} is not audio/* or video/*",
                                    param="content_type")
+    quotas.admit_upload(session, key, body.file_size, settings)
     row = crud.create_file(session, owner_id=key.id, file_name=body.file_name, content_type=body.content_type,
                            file_size=body.file_size, purpose=body.purpose, upload_ttl=settings.upload_url_ttl,
                            retention=settings.file_retention)

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from api import crud, submit
+from api import crud, quotas, submit
 from api.deps import AudioCaller, SessionDep, SettingsDep, StorageDep, base_url
 from api.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
 from api.schemas import SubmitAudioSeparateRequest
@@ -26,22 +27,38 @@ TERMINAL = ("COMPLETED", "FAILED")
 def submit_audio_separate(body: SubmitAudioSeparateRequest, request: Request, key: AudioCaller,
                           session: SessionDep, settings: SettingsDep, storage: StorageDep) -> JSONResponse:
     submit.check_request(body, key, settings)
+    quotas.check_active_jobs(session, key, settings)  # before a download; checked again under the key's lock
     secret, generated = submit.webhook_secret(body)
     job_id = crud.new_id("req")
     if body.input.file_id is not None:
-        input_key, input_name = submit.file_source(session, key, body.input.file_id, settings)
+        media = submit.file_source(session, key, body.input.file_id, settings)
     else:
-        input_key, input_name = submit.url_source(body.input.audio_url, job_id, settings, storage)
+        with request.app.state.fetches.take(key.id, settings.max_fetches_per_key):  # each holds a thread
+            media = submit.url_source(body.input.audio_url, job_id, settings, storage)
+
+    def drop_copy() -> None:  # a refused request keeps nothing: no job, no reservation, no fetched copy
+        if body.input.audio_url is not None:
+            storage.delete_prefix(f"jobs/{job_id}/")
+
     base = base_url(request, settings)
-    job = crud.create_job(session, job_id=job_id, owner_id=key.id, params=body.input.job_params(),
-                          input_key=input_key, input_name=input_name, base_url=base, metadata=body.metadata,
-                          webhook_url=body.webhook_url, webhook_secret=secret)
-    session.commit()
+    try:
+        reserved = quotas.admit_job(session, key, quotas.estimate_seconds(media.duration, media.size, settings),
+                                    settings)
+        job = crud.create_job(session, job_id=job_id, owner_id=key.id, params=body.input.job_params(),
+                              input_key=media.key, input_name=media.name, base_url=base, metadata=body.metadata,
+                              webhook_url=body.webhook_url, webhook_secret=secret, reserved=reserved)
+        session.commit()
+    except Exception:
+        session.rollback()
+        drop_copy()
+        raise
     try:
         enqueue_separation(request.app.state.broker, job.id)
     except Exception as exc:  # broker down: don't leave a job that nothing will run
         session.delete(job)
+        crud.settle_credits(session, key_id=key.id, reserved=reserved or 0, charged=0)
         session.commit()
+        drop_copy()
         raise ServiceUnavailable(f"the queue is unavailable, try again: {type(exc).__name__}") from exc
     out = {"request_id": job.id, "status": "IN_QUEUE", "model": MODEL_ID, "created_at": iso(job.created_at),
            **request_urls(base, job.id)}
@@ -87,6 +104,7 @@ def stream_status(request_id: str, request: Request, key: AudioCaller, session: 
                   settings: SettingsDep, logs: str | None = None, interval: str | None = None) -> StreamingResponse:
     _own_job(session, key, request_id)  # 404 before the stream starts
     logs_on, interval_s = _flag(logs, "logs"), _interval(interval)
+    slot = request.app.state.streams.take(key.id, settings.max_streams_per_key)  # 429 past the key's cap
     base, sessionmaker, owner = base_url(request, settings), request.app.state.sessionmaker, key.id
 
     def snapshot() -> dict | None:
@@ -118,7 +136,8 @@ def stream_status(request_id: str, request: Request, key: AudioCaller, session: 
             await asyncio.sleep(interval_s)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(slot.hold(events()), media_type="text/event-stream", headers=headers,
+                             background=BackgroundTask(slot.release))
 
 
 def _sse(event: str, data: dict) -> str:

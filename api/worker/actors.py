@@ -1,8 +1,10 @@
-"""The actors: `separate_job` runs one separation; `deliver_webhook` posts the terminal event with backoff.
+"""The actors: `separate_job` runs one separation; `deliver_webhook` posts the terminal event.
 
-Retry policy is declared here and enforced by Dramatiq: bad input (LassoError) fails at once with its code
-(`throws`), infrastructure faults are retried `job_max_retries` times with backoff, an attempt is stopped after
-`job_time_limit`. A message delivered twice finds the job claimed or terminal and does nothing (see `jobs.claim`).
+Retry policy is declared on the actors and enforced by Dramatiq's Retries middleware: bad input (LassoError) fails at
+once with its code (`throws`); infrastructure faults are retried while `retry_when` says so, with Dramatiq's backoff,
+and then `on_retry_exhausted` fails the job; an attempt is stopped after `job_time_limit`. A failed webhook attempt
+raises `dramatiq.Retry`, so Dramatiq's backoff spaces the next. A message delivered twice finds the job claimed or
+terminal and does nothing (see `jobs.claim`).
 """
 
 import json
@@ -13,7 +15,7 @@ import time
 from pathlib import Path
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
+from dramatiq.middleware import TimeLimitExceeded
 
 from api import crud, webhooks
 from api.filenames import local_input_name
@@ -23,13 +25,13 @@ from api.views import event_view
 from api.worker import jobs
 from api.worker.broker import SEPARATE_QUEUE, WEBHOOK_QUEUE, enqueue_webhook, get_broker
 from api.worker.context import get_context
-from api.worker.middleware import Maintenance, SeparatorLoader
+from api.worker.middleware import Maintenance, SeparatorLoader, WebhookThreads
 from lasso import LassoError
 
 log = logging.getLogger("api.worker")
 settings = get_settings()
 broker = get_broker(settings)
-for middleware in (CurrentMessage(), SeparatorLoader(), Maintenance()):
+for middleware in (SeparatorLoader(), Maintenance(), WebhookThreads()):
     if not any(type(m) is type(middleware) for m in broker.middleware):
         broker.add_middleware(middleware)
 
@@ -101,12 +103,34 @@ def _terminal(job_id: str) -> None:
         job = crud.get_job(s, job_id=job_id, owner_id=None)
         has_webhook = job is not None and job.webhook is not None
     if has_webhook:
-        enqueue_webhook(ctx.broker, job_id)
+        enqueue_webhook(ctx.broker, job_id, ctx.settings)
 
 
-@dramatiq.actor(actor_name="separate_job", queue_name=SEPARATE_QUEUE, max_retries=settings.job_max_retries,
-                time_limit=int(settings.job_time_limit * 1000), throws=(LassoError,), min_backoff=2_000,
-                max_backoff=120_000)
+def retry_separation(retries: int, exc: BaseException) -> bool:
+    """`retry_when` of separate_job: an infrastructure or model fault is retried `job_max_retries` times.
+
+    Bad input never reaches here (`throws`), nor a timed-out attempt (it fails as JOB_TIMEOUT).
+    """
+    return retries < get_context().settings.job_max_retries
+
+
+@dramatiq.actor(actor_name="separation_exhausted", queue_name=WEBHOOK_QUEUE, max_retries=3)
+def separation_exhausted(message: dict, retry_info: dict) -> None:
+    """`on_retry_exhausted` of separate_job: the job FAILS as MODEL_FAILED with its last error."""
+    ctx, job_id = get_context(), message["args"][0]
+    lines = (message.get("options", {}).get("traceback") or "").strip().splitlines()
+    error = lines[-1] if lines else "the separation failed"
+    with ctx.sessions() as s:
+        failed = jobs.fail(s, job_id=job_id, code="MODEL_FAILED", retention=ctx.settings.result_retention,
+                           message=f"{error} (after {retry_info.get('retries', 0) + 1} attempts)",
+                           statuses=("IN_QUEUE",))  # as its last attempt left it; not if another worker took it
+    if failed:
+        _terminal(job_id)
+
+
+@dramatiq.actor(actor_name="separate_job", queue_name=SEPARATE_QUEUE, retry_when=retry_separation,
+                on_retry_exhausted="separation_exhausted", time_limit=int(settings.job_time_limit * 1000),
+                throws=(LassoError,), min_backoff=2_000, max_backoff=120_000)
 def separate_job(job_id: str) -> None:
     ctx, worker_id = get_context(), get_context().worker_id()
     st = ctx.settings
@@ -136,18 +160,10 @@ def separate_job(job_id: str) -> None:
             jobs.fail(s, job_id=job_id, worker_id=worker_id, code="JOB_TIMEOUT", retention=st.result_retention,
                       message=f"the separation took longer than {st.job_time_limit:g} s")
         return _terminal(job_id)
-    except Exception as exc:  # infrastructure or model fault: retried by Dramatiq until the last attempt
-        retries = CurrentMessage.get_current_message().options.get("retries", 0) if \
-            CurrentMessage.get_current_message() else st.job_max_retries
+    except Exception as exc:  # infrastructure or model fault: back in the queue; Dramatiq retries or gives up
         with ctx.sessions() as s:
-            if retries >= st.job_max_retries:
-                jobs.fail(s, job_id=job_id, worker_id=worker_id, code="MODEL_FAILED", retention=st.result_retention,
-                          message=f"{type(exc).__name__}: {exc}")
-            else:
-                jobs.release(s, job_id=job_id, worker_id=worker_id,
-                             message=f"attempt failed ({type(exc).__name__}: {exc}); retrying")
-        if retries >= st.job_max_retries:
-            _terminal(job_id)
+            jobs.release(s, job_id=job_id, worker_id=worker_id,
+                         message=f"attempt failed ({type(exc).__name__}: {exc}); back in the queue")
         raise
     finally:
         beat.stop.set()
@@ -160,9 +176,19 @@ def separate_job(job_id: str) -> None:
         log.warning("job %s finished after its lease was lost; result discarded", job_id)
 
 
-@dramatiq.actor(actor_name="deliver_webhook", queue_name=WEBHOOK_QUEUE, max_retries=0, time_limit=120_000)
+def retry_webhook(retries: int, exc: BaseException) -> bool:
+    """`retry_when` of deliver_webhook: only a failed delivery (`Retry`) is sent again, and the delivery row bounds
+    how often. Anything else leaves the delivery `sending`, as a dead worker does, for maintenance to re-send."""
+    return isinstance(exc, dramatiq.Retry)
+
+
+@dramatiq.actor(actor_name="deliver_webhook", queue_name=WEBHOOK_QUEUE, time_limit=120_000, retry_when=retry_webhook)
 def deliver_webhook(job_id: str) -> None:
-    """One delivery attempt; on failure the next attempt is a new message delayed by the backoff."""
+    """One delivery attempt; a failed one raises `dramatiq.Retry`, and Dramatiq's backoff schedules the next.
+
+    The delivery row counts attempts (maintenance's re-sends of lost attempts included) and says when to stop;
+    the backoff options ride on the message (`broker.enqueue_webhook`).
+    """
     ctx = get_context()
     st = ctx.settings
     with ctx.sessions() as s:
@@ -187,7 +213,6 @@ def deliver_webhook(job_id: str) -> None:
             d.last_error = error
             d.status = "failed" if d.attempts >= st.webhook_max_attempts else "pending"
         s.commit()
-        attempts, status = d.attempts, d.status
+        status = d.status
     if status == "pending":
-        delay = min(st.webhook_backoff * 2 ** (attempts - 1), st.webhook_backoff_max)
-        enqueue_webhook(ctx.broker, job_id, delay_ms=int(delay * 1000))
+        raise dramatiq.Retry(f"webhook of {job_id} not delivered: {error}")

@@ -69,5 +69,8 @@ def enqueue_separation(broker: Broker, job_id: str) -> Message:
     return send(broker, SEPARATE_QUEUE, "separate_job", job_id)
 
 
-def enqueue_webhook(broker: Broker, job_id: str, *, delay_ms: int | None = None) -> Message:
-    return send(broker, WEBHOOK_QUEUE, "deliver_webhook", job_id, delay_ms=delay_ms)
+def enqueue_webhook(broker: Broker, job_id: str, settings: Settings) -> Message:
+    """A delivery whose failed attempts Dramatiq's Retries middleware sends again with its own exponential backoff
+    (the options ride on the message, so they follow the settings of the process that sends it)."""
+    return send(broker, WEBHOOK_QUEUE, "deliver_webhook", job_id, min_backoff=int(settings.webhook_backoff * 1000),
+                max_backoff=int(settings.webhook_backoff_max * 1000))

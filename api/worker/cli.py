@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from api.worker.broker import QUEUES
+from api.worker.broker import QUEUES, SEPARATE_QUEUE, WEBHOOK_QUEUE
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -18,7 +18,8 @@ def get_parser() -> argparse.ArgumentParser:
                                        "LASSO_CHECKPOINT, LASSO_DEVICE (see api/README_API.md).")
     p.add_argument("--processes", "-p", type=int, default=None, help="worker processes (default LASSO_WORKER_PROCESSES"
                                                                     " or 1); each loads the model once")
-    p.add_argument("--threads", "-t", type=int, default=None, help="jobs at once per process (default 1)")
+    p.add_argument("--threads", "-t", type=int, default=None, help="jobs at once per process (default 1); webhooks "
+                                                                  "have LASSO_WEBHOOK_THREADS more")
     p.add_argument("--queues", "-Q", nargs="+", default=list(QUEUES), choices=QUEUES, help="queues to consume")
     p.add_argument("--verbose", "-v", action="count", default=0, help="more logging")
     return p
@@ -35,8 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     processes = args.processes or settings.worker_processes
     threads = args.threads or settings.worker_threads
     os.environ.setdefault("LASSO_HOME", str(settings.home))
+    queues = list(dict.fromkeys(args.queues))
+    if SEPARATE_QUEUE in queues and WEBHOOK_QUEUE in queues and settings.webhook_threads > 0:
+        queues.remove(WEBHOOK_QUEUE)  # delivered by threads of their own (middleware.WebhookThreads)
+    elif WEBHOOK_QUEUE not in queues:
+        os.environ["LASSO_WEBHOOK_THREADS"] = "0"  # this worker was asked not to deliver webhooks
     dargs = ["api.worker.actors", "--processes", str(processes), "--threads", str(threads), "--queues",
-             *args.queues] + ["-v"] * args.verbose
+             *queues] + ["-v"] * args.verbose
     return dramatiq_main(make_argument_parser().parse_args(dargs))
 
 

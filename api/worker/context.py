@@ -58,6 +58,7 @@ def get_context() -> WorkerContext:
     with _context_lock:
         if _context is None:
             s = get_settings()
+            s.ensure_home()
             _context = WorkerContext(settings=s, sessions=get_sessionmaker(s.database),
                                      storage=make_storage(s.storage, signing_key=s.signing_key(),
                                                           s3_endpoint_url=s.s3_endpoint_url),

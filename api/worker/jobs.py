@@ -3,10 +3,9 @@ double-complete or double-charge a job.
 
 A worker *claims* a job (IN_QUEUE, or IN_PROGRESS whose heartbeat went stale) by writing its id as the lease owner;
 only the lease owner may heartbeat, complete, fail or release it. Credits are deducted in the same transaction that
-marks the job COMPLETED.
+marks the job COMPLETED, and the credits a job reserved at submit are given back when it ends either way.
 """
 
-import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,14 +48,14 @@ def heartbeat(session: Session, *, job_id: str, worker_id: str) -> bool:
 def complete(session: Session, *, job: Job, worker_id: str, result: dict[str, Any], retention: int) -> bool:
     """COMPLETED + credits charged once; False (and nothing changed) when the lease was lost."""
     now = utcnow()
-    quantity = max(1, math.ceil(result["duration"] - 1e-6))
+    quantity = crud.billed_seconds(result["duration"])
     res = session.execute(update(Job).where(Job.id == job.id, Job.worker_id == worker_id, Job.status == "IN_PROGRESS")
                           .values(status="COMPLETED", result=result, finished_at=now, updated_at=now,
                                   usage_quantity=quantity, delete_after=now + timedelta(seconds=retention)))
     if res.rowcount != 1:
         session.rollback()
         return False
-    billing = crud.charge_credits(session, key_id=job.owner_id, seconds=quantity)
+    billing = crud.settle_credits(session, key_id=job.owner_id, reserved=job.reserved or 0, charged=quantity)
     session.execute(update(Job).where(Job.id == job.id).values(billing_status=billing))
     crud.add_log(session, job_id=job.id, message=f"completed: {result['duration']:.2f} s of audio")
     session.commit()
@@ -64,10 +63,11 @@ def complete(session: Session, *, job: Job, worker_id: str, result: dict[str, An
 
 
 def fail(session: Session, *, job_id: str, code: str, message: str, retention: int,
-         worker_id: str | None = None, stale_before: datetime | None = None) -> bool:
-    """FAILED with `code`; guarded by the lease (worker) or by staleness (reconciler)."""
+         worker_id: str | None = None, stale_before: datetime | None = None,
+         statuses: tuple[str, ...] = ("IN_QUEUE", "IN_PROGRESS")) -> bool:
+    """FAILED with `code`; guarded by the lease (worker), by staleness (reconciler) or by `statuses`."""
     now = utcnow()
-    cond = [Job.id == job_id, Job.status.in_(("IN_QUEUE", "IN_PROGRESS"))]
+    cond = [Job.id == job_id, Job.status.in_(statuses)]
     if worker_id is not None:
         cond.append(Job.worker_id == worker_id)
     if stale_before is not None:
@@ -78,6 +78,8 @@ def fail(session: Session, *, job_id: str, code: str, message: str, retention: i
     if res.rowcount != 1:
         session.rollback()
         return False
+    job = session.get(Job, job_id)
+    crud.settle_credits(session, key_id=job.owner_id, reserved=job.reserved or 0, charged=0)
     crud.add_log(session, job_id=job_id, message=f"failed: {code}: {message[:500]}")
     session.commit()
     return True

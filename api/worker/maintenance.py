@@ -37,7 +37,7 @@ def reconcile() -> list[str]:
                              message=f"the worker running this job stopped responding {job.attempts} times"):
                     acted.append(job.id)
                     if job.webhook is not None:
-                        enqueue_webhook(ctx.broker, job.id)
+                        enqueue_webhook(ctx.broker, job.id, st)
             elif jobs.release(s, job_id=job.id, worker_id=None, stale_before=stale,
                               message="worker stopped responding; requeued"):
                 acted.append(job.id)
@@ -72,7 +72,7 @@ def reconcile_webhooks() -> list[str]:
             if _release_delivery(s, job_id, lost, st.webhook_max_attempts):
                 acted.append(job_id)
                 if s.scalar(select(WebhookDelivery.status).where(WebhookDelivery.job_id == job_id)) == "pending":
-                    enqueue_webhook(ctx.broker, job_id)
+                    enqueue_webhook(ctx.broker, job_id, st)
     if acted:
         log.warning("reconciled webhook deliveries: %s", ", ".join(acted))
     return acted

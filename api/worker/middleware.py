@@ -1,4 +1,5 @@
-"""Worker-process middleware: load the Separator once per process, and run periodic maintenance.
+"""Worker-process middleware: load the Separator once per process, run periodic maintenance, and deliver webhooks
+on threads of their own.
 
 Dramatiq has no scheduler, so each worker process runs a small maintenance thread (stuck-job reconciliation and
 retention cleanup). Every step is a conditional UPDATE or an idempotent delete, so several workers doing it at once
@@ -32,11 +33,15 @@ class Maintenance(Middleware):
     def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._worker: Worker | None = None
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         from api.worker import maintenance
         from api.worker.context import get_context
 
+        if self._worker is not None:  # a second Worker in the process (WebhookThreads) shares the first one's thread
+            return
+        self._worker = worker
         interval = get_context().settings.maintenance_interval
 
         def loop() -> None:
@@ -51,4 +56,35 @@ class Maintenance(Middleware):
         self._thread.start()
 
     def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
-        self._stop.set()
+        if worker is self._worker:
+            self._stop.set()
+            self._worker = None
+
+
+class WebhookThreads(Middleware):
+    """A second Dramatiq Worker in the process for the webhooks queue, with `webhook_threads` threads of its own.
+
+    A receiver that answers slowly then holds one of these, never a separation thread. It starts beside a worker
+    that consumes the separate queue but not the webhooks queue (`lasso worker` asks for that); a worker that
+    consumes every queue (tests, `webhook_threads=0`) delivers webhooks itself.
+    """
+
+    def __init__(self) -> None:
+        self.worker: Worker | None = None
+
+    def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
+        from api.worker.broker import SEPARATE_QUEUE, WEBHOOK_QUEUE
+        from api.worker.context import get_context
+
+        queues = worker.consumer_whitelist or set()
+        threads = get_context().settings.webhook_threads
+        if worker is self.worker or SEPARATE_QUEUE not in queues or WEBHOOK_QUEUE in queues or threads < 1:
+            return
+        self.worker = Worker(broker, queues={WEBHOOK_QUEUE}, worker_threads=threads)
+        self.worker.start()
+        log.info("delivering webhooks on %d threads of their own", threads)
+
+    def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+        if self.worker is not None and worker is not self.worker:
+            self.worker.stop()
+            self.worker = None

@@ -28,6 +28,15 @@ def mp3_bytes(tmp_path: Path, seconds: float = 1.0) -> bytes:
     return out.read_bytes()
 
 
+def headerless_mkv(tmp_path: Path, seconds: float, sr: int = 8000) -> bytes:
+    """FLAC in Matroska written to a pipe: the container records no duration, so only decoding can tell it."""
+    src = tmp_path / "headerless-src.wav"
+    src.write_bytes(wav_bytes(seconds, sr=sr))
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(src), "-c:a", "flac", "-f", "matroska", "pipe:1"],
+                         check=True, capture_output=True)
+    return out.stdout
+
+
 def upload(client: TestClient, headers: dict[str, str], data: bytes, content_type: str = "audio/wav",
            name: str = "clip.wav") -> str:
     """POST /v1/files then PUT the bytes; the file id."""
@@ -49,19 +58,25 @@ def submit(client: TestClient, headers: dict[str, str], file_id: str, **extra) -
 
 
 class WebhookReceiver:
-    """A loopback HTTP server recording POSTed webhooks; `status` is what it answers."""
+    """A loopback HTTP server recording POSTed webhooks; `status` is what it answers. With `stall`, it sets `got` on
+    a request and answers only once `release` is set (a slow receiver)."""
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, stall: bool = False) -> None:
         import http.server
         import threading
 
         self.status, self.received = status, []
+        self.got, self.release = threading.Event(), threading.Event()
+        if not stall:
+            self.release.set()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
                 outer.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                outer.got.set()
+                outer.release.wait(90)
                 self.send_response(outer.status)
                 self.end_headers()
 
@@ -73,5 +88,6 @@ class WebhookReceiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()

@@ -6,6 +6,7 @@ work and charges nothing), bad media failing only its job, retries, webhooks, re
 
 import io
 import json
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -14,7 +15,7 @@ import soundfile as sf
 from sqlalchemy import update
 
 from api.db import session_scope
-from api.models import Job, StoredFile, WebhookDelivery
+from api.models import ApiKey, Job, StoredFile, WebhookDelivery
 from api.settings import get_settings
 from api.timeutil import utcnow
 from api.webhooks import verify
@@ -69,6 +70,28 @@ def test_sse_timeout_event(client, auth, monkeypatch):
     assert json.loads(text.split("\n\n")[0].split("data: ", 1)[1])["logs"]
 
 
+def test_sse_streams_per_key_are_capped(app, client, auth, monkeypatch):
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    st = get_settings()
+    monkeypatch.setattr(st, "max_streams_per_key", 1)
+    monkeypatch.setattr(st, "stream_window", 2.0)
+    rid = submit(client, auth, upload(client, auth, wav_bytes()))
+    url = f"/v1/queue/requests/{rid}/status/stream?interval=1"
+    first = threading.Thread(target=lambda: TestClient(app).get(url, headers=auth))
+    first.start()
+    deadline = time.monotonic() + 5
+    while sum(app.state.streams.held.values()) < 1 and time.monotonic() < deadline:  # the first stream is open
+        time.sleep(0.05)
+    r = client.get(url, headers=auth)
+    first.join()
+    assert r.status_code == 429 and r.json()["error"]["code"] == "TOO_MANY_STREAMS", r.text
+    with client.stream("GET", url, headers=auth) as r:  # the first stream ended: its place is free again
+        assert r.status_code == 200
+
+
 def test_duplicate_message_and_credits_charged_once(client, make_key, run_worker):
     h = make_key(credits=10)
     rid = submit(client, h, upload(client, h, wav_bytes(2.0)))
@@ -80,8 +103,6 @@ def test_duplicate_message_and_credits_charged_once(client, make_key, run_worker
     assert s["status"] == "COMPLETED" and sum("started" in log["message"] for log in s["logs"]) == 1
     res = client.get(f"/v1/queue/requests/{rid}/result", headers=h).json()
     assert res["usage"] == {"feature": "audio_seconds", "quantity": 2, "billing_status": "deducted"}
-    from api.models import ApiKey
-
     with session_scope(get_settings().database) as s:
         assert [k.credits for k in s.query(ApiKey)] == [8.0]
 
@@ -127,7 +148,30 @@ def test_infrastructure_fault_is_retried(client, auth, run_worker, monkeypatch):
     rid = submit(client, auth, upload(client, auth, wav_bytes()))
     run_worker()
     s = status(client, auth, rid)
-    assert s["status"] == "COMPLETED" and any("retrying" in log["message"] for log in s["logs"]) and len(calls) == 2
+    assert s["status"] == "COMPLETED" and len(calls) == 2
+    assert any("attempt failed" in log["message"] for log in s["logs"])
+
+
+def test_retries_exhausted_fail_the_job(client, make_key, run_worker, monkeypatch):
+    """Dramatiq's `retry_when` stops after job_max_retries; its `on_retry_exhausted` fails the job, credits back."""
+    import lasso
+
+    calls = []
+
+    def broken(*a, **k):
+        calls.append(1)
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(get_settings(), "job_max_retries", 1)
+    monkeypatch.setattr(lasso, "separate_file", broken)
+    h = make_key(credits=5)
+    rid = submit(client, h, upload(client, h, wav_bytes()))
+    run_worker()
+    s = status(client, h, rid)
+    assert s["status"] == "FAILED" and len(calls) == 2, s
+    assert "MODEL_FAILED" in s["logs"][-1]["message"] and "OSError: disk gone" in s["logs"][-1]["message"]
+    with session_scope(get_settings().database) as db:
+        assert db.get(Job, rid).attempts == 2 and db.query(ApiKey).one().credits == 5.0
 
 
 def test_webhook_signed_delivery(client, auth, run_worker, lasso_env, monkeypatch):

@@ -57,6 +57,7 @@ def known_key(lasso_env, monkeypatch) -> None:
         s.add(ApiKey(id="key_conformance", prefix=TOKEN[:16], key_hash=crud.hash_key(TOKEN),
                      scopes=",".join(crud.SCOPES)))
         seed_spec_examples(s)
+    monkeypatch.setattr(get_settings(), "max_active_jobs", 10**6)  # every example may queue one (test_api_quotas: 429)
     monkeypatch.setattr("api.netguard.resolve", lambda host, port: ["93.184.216.34"])  # no DNS; fetches fail: 502
     monkeypatch.setattr("api.netguard.httpx.Client.send", _no_network)
 
