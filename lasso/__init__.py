@@ -4,9 +4,14 @@
     sep = Separator.from_pretrained()
     res = sep.separate(audio, sample_rate, prompt="dog barking")
     res.target, res.residual, res.sample_rate
+
+The other packages (train, evaluate, benchmarks, app, api) import only public names: those of this module, of
+`lasso.models` (networks, their builder, text encoders), `lasso.metrics` and `lasso.valset` (evaluation), each
+listed in its `__all__` (tests/test_layout.py checks it).
 """
 
-from lasso.audio import AudioInfo, load_audio, probe, save_audio
+from lasso.audio import AudioInfo, load_audio, probe, resample, save_audio
+from lasso.checkpoint import load_checkpoint, save_checkpoint
 from lasso.config import InferenceConfig, ModelConfig
 from lasso.errors import (
     AudioError,
@@ -18,8 +23,9 @@ from lasso.errors import (
     UnsupportedFormatError,
 )
 from lasso.files import FileOutputs, mux_video, separate_file
+from lasso.rerank import Variant, load_judge, load_scorer, make_variants, save_judge, save_scorer
 from lasso.separator import SeparationResult, Separator
-from lasso.spans import Span
+from lasso.spans import Span, activity_to_spans
 from lasso.valset import ValItem, load_validation_set
 
 __all__ = [
@@ -38,10 +44,20 @@ __all__ = [
     "TooLongError",
     "UnsupportedFormatError",
     "ValItem",
+    "Variant",
+    "activity_to_spans",
     "load_audio",
+    "load_checkpoint",
+    "load_judge",
+    "load_scorer",
     "load_validation_set",
+    "make_variants",
     "mux_video",
     "probe",
+    "resample",
     "save_audio",
+    "save_checkpoint",
+    "save_judge",
+    "save_scorer",
     "separate_file",
 ]

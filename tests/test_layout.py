@@ -1,0 +1,45 @@
+"""The house plan: the packages around the library use its public names only, and it holds no training code."""
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PUBLIC = ("lasso", "lasso.models", "lasso.metrics", "lasso.valset")  # modules whose __all__ is the library's API
+CLIENTS = ("train", "evaluate", "benchmarks", "app", "api")
+
+
+def _lasso_imports(path: Path) -> list[tuple[int, str, list[str]]]:
+    """(line, module, names) of every import of a lasso module in a file, at any depth (lazy imports too)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "lasso":
+            found.append((node.lineno, node.module, [a.name for a in node.names]))
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name, []) for a in node.names if a.name.split(".")[0] == "lasso"]
+    return found
+
+
+def _client_files() -> list[Path]:
+    return sorted(p for pkg in CLIENTS for p in (REPO / pkg).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", _client_files(), ids=lambda p: str(p.relative_to(REPO)))
+def test_clients_import_public_names_only(path):
+    exported = {m: set(importlib.import_module(m).__all__) for m in PUBLIC}
+    for line, module, names in _lasso_imports(path):
+        where = f"{path.relative_to(REPO)}:{line}"
+        assert module in PUBLIC, f"{where} imports {module}; use a public module: {', '.join(PUBLIC)}"
+        private = [n for n in names if n not in exported[module]]
+        assert not private, f"{where} imports {private} from {module}, which does not export them (__all__)"
+
+
+def test_the_library_holds_no_training_code():
+    assert not (REPO / "lasso" / "data").exists()
+    for path in (REPO / "lasso").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not imported & {"train", "evaluate", "app", "api", "hydra", "omegaconf"}, path
