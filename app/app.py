@@ -14,9 +14,9 @@ import gradio as gr
 
 from app import handlers, history, inputs, plots
 from app.runtime import default_checkpoint
+from lasso import LIMITS
 
 D = handlers.DEFAULTS
-ACCELERATIONS = ("fast", "balanced", "quality")  # the API's documented values; the Separator checks them
 CONTROLS = ["prompt", "acceleration", "candidates", "predict_spans", "chunk", "overlap", "spans"]
 RUN_INPUTS = ["source", "prompt", "acceleration", "candidates", "predict_spans", "chunk", "overlap", "spans",
               "history"]
@@ -81,16 +81,20 @@ def _prompt_column(c: dict[str, Any]) -> None:
     if prompts:
         gr.Examples(examples=[[p] for p in prompts], inputs=[c["prompt"]], label="Example prompts")
     with gr.Accordion("Advanced (API defaults)", open=False, elem_id="advanced"):
-        c["acceleration"] = gr.Radio(list(ACCELERATIONS), value=D.acceleration, label="Acceleration",
+        c["acceleration"] = gr.Radio(list(LIMITS["acceleration"].choices), value=D.acceleration, label="Acceleration",
                                      info="fast trades quality for speed; quality the reverse")
-        c["candidates"] = gr.Slider(1, handlers.MAX_CANDIDATES, step=1, value=D.reranking_candidates,
+        c["candidates"] = gr.Slider(LIMITS["reranking_candidates"].minimum, handlers.MAX_CANDIDATES, step=1,
+                                    value=D.reranking_candidates,
                                     label="Reranking candidates", elem_id="candidates",
                                     info="> 1: try several separations, score them, keep the best")
         c["predict_spans"] = gr.Checkbox(value=D.predict_spans, label="Predict spans (where the sound is)",
                                          elem_id="predict-spans")
         with gr.Row():
-            c["chunk"] = gr.Number(value=D.max_chunk_duration, label="Max chunk (s)", minimum=1, maximum=300)
-            c["overlap"] = gr.Number(value=D.chunk_overlap, label="Chunk overlap (s)", minimum=0, maximum=30)
+            chunk, overlap = LIMITS["max_chunk_duration"], LIMITS["chunk_overlap"]
+            c["chunk"] = gr.Number(value=D.max_chunk_duration, label="Max chunk (s)", minimum=chunk.minimum,
+                                   maximum=chunk.maximum, info=chunk.describe())
+            c["overlap"] = gr.Number(value=D.chunk_overlap, label="Chunk overlap (s)", minimum=overlap.minimum,
+                                     maximum=overlap.maximum, info=overlap.describe())
     c["run_btn"] = gr.Button("Separate", variant="primary", elem_id="run")
 
 

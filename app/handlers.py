@@ -15,10 +15,10 @@ import numpy as np
 from app import history, plots
 from app.inputs import clean_rows, describe_source, overview
 from app.runtime import get_separator, load_input, new_run_dir, readable_errors
-from lasso import InferenceConfig, Span, mux_video, save_audio
+from lasso import LIMITS, SeparationOptions, Span, mux_video, save_audio
 
-MAX_CANDIDATES = 8  # the Separator accepts 1..8; the page has this many candidate slots
-DEFAULTS = InferenceConfig()
+MAX_CANDIDATES = LIMITS["reranking_candidates"].maximum  # the page has a slot for each candidate
+DEFAULTS = SeparationOptions()
 
 
 def _noop_progress(*_: Any, **__: Any) -> None:
@@ -92,9 +92,11 @@ def run(source: dict | None, prompt: str, acceleration: str, candidates: float, 
     sep = get_separator(checkpoint)
     audio, sr = load_input(source["path"])
     span_rows = clean_rows(rows)
-    options = {"acceleration": acceleration, "reranking_candidates": int(candidates),
-               "predict_spans": bool(predict_spans), "max_chunk_duration": float(chunk),
-               "chunk_overlap": float(overlap)}
+    chosen = SeparationOptions(spans=tuple(Span(a, b, inc) for a, b, inc in span_rows),
+                               predict_spans=bool(predict_spans), reranking_candidates=int(candidates),
+                               acceleration=acceleration, max_chunk_duration=float(chunk),
+                               chunk_overlap=float(overlap))
+    options = chosen.settings()
 
     def on_progress(event: dict) -> None:
         desc = event.get("stage", "separating")
@@ -102,8 +104,7 @@ def run(source: dict | None, prompt: str, acceleration: str, candidates: float, 
             desc += f" · chunk {event['chunk']}/{event['chunks']}"
         progress(float(event.get("fraction", 0.0)), desc=desc)
 
-    res = sep.separate(audio, sr, prompt, spans=[Span(a, b, inc) for a, b, inc in span_rows], progress=on_progress,
-                       **options)
+    res = sep.separate(audio, sr, prompt, chosen, progress=on_progress)
     progress(1.0, desc="writing the outputs")
     run_dir = new_run_dir()
     cands = _save_candidates(run_dir, res.candidates, sr) if len(res.candidates) > 1 else []

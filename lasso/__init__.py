@@ -23,12 +23,17 @@ from lasso.errors import (
     UnsupportedFormatError,
 )
 from lasso.files import FileOutputs, mux_video, separate_file
+from lasso.options import LIMITS, PROMPT_MAX_CHARS, Limit, SeparationOptions
 from lasso.rerank import Variant, load_judge, load_scorer, make_variants, save_judge, save_scorer
 from lasso.separator import SeparationResult, Separator
 from lasso.spans import Span, activity_to_spans
 from lasso.valset import ValItem, load_validation_set
 
 __all__ = [
+    "LIMITS",
+    "PROMPT_MAX_CHARS",
+    "Limit",
+    "SeparationOptions",
     "AudioError",
     "AudioInfo",
     "FileOutputs",

@@ -18,11 +18,12 @@ import torch
 import torchaudio.functional as AF
 
 from lasso.errors import AudioError, UnsupportedFormatError
+from lasso.options import LIMITS
 
 SOUNDFILE_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
 FFMPEG_EXTS = {".m4a", ".aac", ".opus", ".mp4", ".mov", ".webm", ".mkv", ".wma", ".oga"}
 NATIVE_EXTS = {".wav", ".flac", ".ogg"}  # read in place by libsndfile; the rest goes through ffmpeg
-OUTPUT_FORMATS = ("wav", "mp3")
+OUTPUT_FORMATS = LIMITS["output_format"].choices
 PROBE_TIMEOUT = 30.0  # s for ffmpeg to read a header: more means a pathological file, not a slow disk
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d\d):(\d\d(?:\.\d+)?)")
 

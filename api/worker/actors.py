@@ -71,19 +71,16 @@ def _progress_logger(job_id: str):
 
 def _run(job, worker_id: str) -> dict:
     """Download the input, separate it, upload the outputs; the job's `result` dict."""
-    from lasso import separate_file
+    from lasso import SeparationOptions, separate_file
 
     ctx = get_context()
     separator = ctx.separator()
     with tempfile.TemporaryDirectory(prefix=f"{job.id}.") as tmp:
         src = ctx.storage.get_file(job.input_key, Path(tmp) / local_input_name(job.input_name))
-        p = dict(job.params)
-        fmt = p.pop("output_format", "wav")
-        prompt = p.pop("prompt")
-        if p.get("spans") is None:
-            p.pop("spans", None)
-        out = separate_file(separator, src, Path(tmp) / "out", prompt, output_format=fmt,
-                            progress=_progress_logger(job.id), **p)
+        fmt = job.params["output_format"]
+        out = separate_file(separator, src, Path(tmp) / "out", job.params["prompt"],
+                            SeparationOptions.from_dict(job.params["options"]),
+                            output_format=fmt, progress=_progress_logger(job.id))
         result = {"format": fmt, "duration": out.duration, "sample_rate": out.sample_rate, "channels": out.channels}
         for name, path in (("target", out.target), ("residual", out.residual), ("target_video", out.target_video),
                            ("residual_video", out.residual_video)):
