@@ -4,16 +4,20 @@ For a video input the separated audio is also muxed back into copies of the vide
 re-encoded), so users get a target video and a residual video.
 """
 
+from __future__ import annotations  # the Separator types below are for checkers: muxing and writing need no torch
+
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lasso.audio import OUTPUT_FORMATS, FileSink, FileSource, ffmpeg_exe
 from lasso.errors import AudioError, UnsupportedFormatError
 from lasso.options import SeparationOptions
-from lasso.separator import ProgressCallback, SeparationResult, Separator
+
+if TYPE_CHECKING:
+    from lasso.separator import ProgressCallback, SeparationResult, Separator
 
 VIDEO_EXTS = {".mp4", ".mov", ".webm", ".mkv"}
 _VIDEO_AUDIO_CODEC = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
