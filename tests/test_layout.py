@@ -2,6 +2,8 @@
 
 import ast
 import importlib
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,17 @@ def test_the_library_holds_no_training_code():
         imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert not imported & {"train", "evaluate", "app", "api", "hydra", "omegaconf"}, path
+
+
+def test_documents_named_in_the_code_exist():
+    named = {(path, m) for pkg in ("lasso", *CLIENTS) for path in (REPO / pkg).rglob("*.py")
+             for m in re.findall(r"\b((?:[\w-]+/)+[\w-]+\.md)\b", path.read_text())}
+    missing = [f"{p.relative_to(REPO)}: {m}" for p, m in named if not (REPO / m).exists()]
+    assert not missing, missing
+
+
+def test_packaged_data_globs_match_files():
+    package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for package, globs in package_data.items():
+        for pattern in globs:
+            assert list((REPO / package).glob(pattern)), f"{package}/{pattern} matches nothing"

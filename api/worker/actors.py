@@ -138,8 +138,8 @@ def separate_job(job_id: str) -> None:
             CurrentMessage.get_current_message() else st.job_max_retries
         with ctx.sessions() as s:
             if retries >= st.job_max_retries:
-                jobs.fail(s, job_id=job_id, worker_id=worker_id, code="MODEL_FAILED", retention=st.result_retention,
-                          message=f"{type(exc).__name__}: {exc}")
+                jobs.fail(s, job_id=job_id, worker_id=worker_id, code=getattr(exc, "code", "MODEL_FAILED"),
+                          retention=st.result_retention, message=f"{type(exc).__name__}: {exc}")
             else:
                 jobs.release(s, job_id=job_id, worker_id=worker_id,
                              message=f"attempt failed ({type(exc).__name__}: {exc}); retrying")
