@@ -194,7 +194,7 @@ def _wire(c: dict[str, Any], example_buttons: dict[str, gr.Button], use_buttons:
                          comps(["span_start", "span_end"]))
 
     run = dict(fn=_adapt(handlers.run, c, backend=backend), inputs=comps(RUN_INPUTS),
-               outputs=comps(RUN_OUTPUTS), concurrency_id="separate", concurrency_limit=1)
+               outputs=comps(RUN_OUTPUTS), concurrency_id="separate", concurrency_limit=backend.concurrency)
     c["run_btn"].click(**run)
     c["prompt"].submit(**run)
     for i, button in enumerate(use_buttons):
@@ -202,4 +202,4 @@ def _wire(c: dict[str, Any], example_buttons: dict[str, gr.Button], use_buttons:
     c["history_table"].select(_adapt(_pick_history_row, c), [c["history"]], [c["history_pick"]])
     c["rerun_btn"].click(_adapt(handlers.rerun, c, backend=backend), comps(["history_pick", "history", "api_key"]),
                          comps(["source", "audio_in", "video_in", *CONTROLS, "input_info", *RUN_OUTPUTS]),
-                         concurrency_id="separate", concurrency_limit=1)
+                         concurrency_id="separate", concurrency_limit=backend.concurrency)

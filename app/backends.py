@@ -25,6 +25,7 @@ from app.runtime import ERROR_TITLES, WORK_DIR, get_separator, load_input
 from lasso import SeparationOptions, load_audio
 
 POLL_SECONDS = 0.5  # between status requests while a job runs
+MAX_WAIT = 3 * 3600.0  # s a page waits for its job (the job itself goes on, and its request id is shown)
 API_ERROR_TITLES = {"INVALID_API_KEY": "Sign in with an API key", "INSUFFICIENT_SCOPE": "This key may not separate",
                     "INSUFFICIENT_CREDITS": "No credits left", **ERROR_TITLES}
 _PERCENT = re.compile(r"\((\d+)%\)")
@@ -47,6 +48,7 @@ class InProcess:
     """Separate in this process with a cached Separator (the standalone workbench)."""
 
     needs_key = False
+    concurrency = 1  # one model in this process: runs take turns
 
     def __init__(self, checkpoint: str | None) -> None:
         self.checkpoint = checkpoint
@@ -65,6 +67,7 @@ class ViaQueue:
     """Send each run through the queue API under the person's key (the workbench mounted by the API)."""
 
     needs_key = True
+    concurrency = 32  # pages waiting on their jobs at once; the queue and its workers set the pace
 
     def __init__(self, api_url: str | None = None, local_key_file: Path | None = None) -> None:
         self.api_url = api_url.rstrip("/") if api_url else None  # None: the address the page was served from
@@ -96,8 +99,8 @@ class ViaQueue:
             _wait(http, job["status_url"], progress)
             result = _checked(http.get(job["result_url"]))["data"]
             with tempfile.TemporaryDirectory(dir=_work_dir()) as tmp:
-                target = _download(http, result["target"]["url"], Path(tmp) / "target.wav")
-                residual = _download(http, result["residual"]["url"], Path(tmp) / "residual.wav")
+                target = _download(result["target"]["url"], Path(tmp) / "target.wav")
+                residual = _download(result["residual"]["url"], Path(tmp) / "residual.wav")
                 (t, _), (r, _) = load_audio(target), load_audio(residual)
         return Outcome(t, r, prompt, timings={"queue job": time.perf_counter() - started},
                        request_id=job["request_id"])
@@ -142,17 +145,21 @@ def _upload(http: httpx.Client, path: Path) -> str:
     created = _checked(http.post("/v1/files", json={"file_name": path.name, "content_type": content_type,
                                                     "file_size": path.stat().st_size,
                                                     "purpose": "audio.separate.input"}))
-    with path.open("rb") as f:
-        _checked(http.put(created["upload_url"], content=f, headers=created["headers"], timeout=600))
+    with path.open("rb") as f:  # a signed URL: no key goes with it
+        _checked(httpx.put(created["upload_url"], content=f, headers=created["headers"], timeout=600))
     return created["file_id"]
 
 
 def _wait(http: httpx.Client, status_url: str, progress: Callable[[dict], None]) -> None:
     """Poll the job's status (with its log lines) until it is COMPLETED or FAILED."""
+    deadline = time.monotonic() + MAX_WAIT
     while True:
         status = _checked(http.get(status_url, params={"logs": "true"}))
         if status["status"] in ("COMPLETED", "FAILED"):
             return
+        if time.monotonic() > deadline:
+            raise gr.Error(f"request {status['request_id']} is still {status['status']} after {MAX_WAIT:g} s; "
+                           "it goes on in the queue: follow it in /v1", print_exception=False)
         last = status.get("logs", [])[-1]["message"] if status.get("logs") else status["status"].lower()
         percent = _PERCENT.search(last)
         progress({"stage": f"{status['status'].lower().replace('_', ' ')}: {last}",
@@ -160,8 +167,9 @@ def _wait(http: httpx.Client, status_url: str, progress: Callable[[dict], None])
         time.sleep(POLL_SECONDS)
 
 
-def _download(http: httpx.Client, url: str, out: Path) -> Path:
-    with http.stream("GET", url) as r, out.open("wb") as f:
+def _download(url: str, out: Path) -> Path:
+    """A signed download URL (the API's, or S3's presigned one, which refuses a second credential)."""
+    with httpx.stream("GET", url, timeout=600) as r, out.open("wb") as f:
         if not r.is_success:
             r.read()
             _checked(r)
