@@ -59,3 +59,12 @@ def test_packaged_data_globs_match_files():
     for package, globs in package_data.items():
         for pattern in globs:
             assert list((REPO / package).glob(pattern)), f"{package}/{pattern} matches nothing"
+
+
+def test_data_config_paths_mean_the_working_directory(tmp_path, monkeypatch):
+    """configs/data says relative paths resolve against the working directory: prepare_data does what train does."""
+    from train.prepare_data import _path
+
+    monkeypatch.chdir(tmp_path)
+    assert _path("data/corpus") == tmp_path / "data" / "corpus"
+    assert "working directory" in (REPO / "configs" / "data" / "default.yaml").read_text().splitlines()[0]
