@@ -2,9 +2,13 @@
 job of that key in /v1, charged to its credits. Driven in Debian's chromium through Playwright."""
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,7 +37,28 @@ def served(tmp_path_factory):
                "metered_key": keys.stdout.strip().splitlines()[-1]}
     finally:
         stop(proc, timeout=40)
+        for name in ("worker", "redis"):  # serve's children, in their own sessions, if serve left them behind
+            stop_group(home / f"{name}.pid")
         print((home.parent / "serve.log").read_text()[-3000:])
+
+
+def stop_group(pid_file: Path, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL, the process group whose leader's pid is in `pid_file` (not our child: polled)."""
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text())
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
 
 
 def credits_left(env: dict) -> str:
