@@ -59,16 +59,22 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return _error(500, "INTERNAL_ERROR", "internal error; the request was not completed")
 
 
-def _mount_ui(app: FastAPI) -> None:
-    """Mount the Gradio workbench at /ui when the `app` package is present (it is optional for the API)."""
+def _mount_ui(app: FastAPI, settings: Settings) -> None:
+    """Mount the Gradio workbench at /ui when the `app` package is present (it is optional for the API).
+
+    Mounted here, the workbench is a client of this API: its runs are queue jobs of the key the person signs in
+    with (a local user of a loopback server is signed in with the first key), never separations in this process.
+    """
     try:
         import gradio as gr
 
         from app.app import build_demo
+        from app.backends import ViaQueue
     except ImportError as exc:
         log.warning("Gradio UI not mounted at /ui (%s)", exc)
         return
-    gr.mount_gradio_app(app, build_demo(), path="/ui")
+    backend = ViaQueue(api_url=settings.public_url, local_key_file=settings.home / "first_api_key.txt")
+    gr.mount_gradio_app(app, build_demo(backend=backend), path="/ui")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -99,5 +105,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi
     if settings.ui:
-        _mount_ui(app)
+        _mount_ui(app, settings)
     return app

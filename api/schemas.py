@@ -19,9 +19,21 @@ from pydantic import (
 )
 
 from api.filenames import check_file_name
+from lasso import LIMITS, PROMPT_MAX_CHARS, SeparationOptions
 
 Number = StrictFloat | StrictInt
 MAX_SPANS = 100  # spans per request: each is checked and turned into a mask, so their count is bounded
+
+
+def _option(name: str) -> Any:
+    """The strict pydantic type of one separation option, from its one definition (lasso.options.LIMITS)."""
+    limit = LIMITS[name]
+    if limit.choices:
+        return Literal[limit.choices]
+    if type(limit.default) is bool:
+        return StrictBool
+    bounds = {"gt" if limit.exclusive_minimum else "ge": limit.minimum, "le": limit.maximum}
+    return Annotated[StrictInt if type(limit.default) is int else Number, Field(**bounds)]
 
 
 def _no_nulls(data: Any, names: tuple[str, ...]) -> None:
@@ -54,13 +66,13 @@ class AudioSeparateInput(BaseModel):
 
     audio_url: Annotated[StrictStr, Field(min_length=1, max_length=4096)] | None = None
     file_id: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
-    prompt: Annotated[StrictStr, Field(min_length=1, max_length=500)]
-    predict_spans: StrictBool = False
-    reranking_candidates: Annotated[StrictInt, Field(ge=1, le=8)] = 1
-    acceleration: Literal["fast", "balanced", "quality"] = "balanced"
-    max_chunk_duration: Annotated[Number, Field(gt=0, le=300)] = 60
-    chunk_overlap: Annotated[Number, Field(ge=0, le=30)] = 5
-    output_format: Literal["wav", "mp3"] = "wav"
+    prompt: Annotated[StrictStr, Field(min_length=1, max_length=PROMPT_MAX_CHARS)]
+    predict_spans: _option("predict_spans") = LIMITS["predict_spans"].default
+    reranking_candidates: _option("reranking_candidates") = LIMITS["reranking_candidates"].default
+    acceleration: _option("acceleration") = LIMITS["acceleration"].default
+    max_chunk_duration: _option("max_chunk_duration") = LIMITS["max_chunk_duration"].default
+    chunk_overlap: _option("chunk_overlap") = LIMITS["chunk_overlap"].default
+    output_format: _option("output_format") = LIMITS["output_format"].default
     spans: Annotated[list[AudioSpan], Field(max_length=MAX_SPANS)] | None = None
 
     @model_validator(mode="before")
@@ -72,11 +84,15 @@ class AudioSeparateInput(BaseModel):
             raise ValueError("give exactly one of audio_url and file_id")
         return data
 
+    def options(self) -> SeparationOptions:
+        """The separation options, checked by the library (OptionError: a span that ends before it starts)."""
+        fields = self.model_dump(include=set(SeparationOptions.__dataclass_fields__) - {"spans"})
+        return SeparationOptions(spans=tuple(s.model_dump() for s in self.spans or ()), **fields)
+
     def job_params(self) -> dict[str, Any]:
-        """The options the worker passes to `lasso.files.separate_file`."""
-        params = self.model_dump(exclude={"audio_url", "file_id"})
-        params["spans"] = [s.model_dump() for s in self.spans] if self.spans is not None else None
-        return params
+        """What a job stores: the prompt, the output format and the options (`SeparationOptions.to_dict`); the
+        worker turns them back into a `SeparationOptions` (api.worker.actors)."""
+        return {"prompt": self.prompt, "output_format": self.output_format, "options": self.options().to_dict()}
 
 
 class SubmitAudioSeparateRequest(BaseModel):

@@ -36,15 +36,17 @@ from api.models import ApiKey
 from api.schemas import SubmitAudioSeparateRequest
 from api.settings import Settings
 from api.storage import Storage
+from lasso import OptionError
 
 log = logging.getLogger("api")
 
 
 def check_request(body: SubmitAudioSeparateRequest, key: ApiKey, settings: Settings) -> None:
     """Everything but the media: 400 with `param`, or 402."""
-    for i, span in enumerate(body.input.spans or []):
-        if span.end <= span.start:
-            raise InvalidRequest("a span's end must be after its start", param=f"input.spans.{i}.end")
+    try:
+        body.input.options()
+    except OptionError as exc:
+        raise InvalidRequest(exc.message, param=f"input.{exc.param}") from exc
     if body.metadata is not None and len(json.dumps(body.metadata)) > settings.max_metadata_bytes:
         raise InvalidRequest(f"metadata is larger than {settings.max_metadata_bytes} bytes of JSON", param="metadata")
     if body.webhook_url is not None:

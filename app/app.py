@@ -1,7 +1,8 @@
 """The AudioLasso workbench page: layout and event wiring only; the work is in `app.inputs` and `app.handlers`.
 
-`build_demo()` returns the `gr.Blocks`; `python -m app` launches it alone and the API mounts it at /ui with
-`gradio.mount_gradio_app(api, build_demo(), path="/ui")`. Handlers return dicts keyed by output names, and
+`build_demo()` returns the `gr.Blocks`; `python -m app` launches it alone, separating in its own process, and the
+API mounts `build_demo(backend=ViaQueue(...))` at /ui, where a run is a queue job of the signed-in key
+(app.backends). Handlers return dicts keyed by output names, and
 `_adapt` turns them into Gradio's {component: value} form, so a handler may update only some of its outputs.
 """
 
@@ -13,13 +14,14 @@ from typing import Any
 import gradio as gr
 
 from app import handlers, history, inputs, plots
+from app.backends import InProcess, ViaQueue
 from app.runtime import default_checkpoint
+from lasso import LIMITS
 
 D = handlers.DEFAULTS
-ACCELERATIONS = ("fast", "balanced", "quality")  # the API's documented values; the Separator checks them
 CONTROLS = ["prompt", "acceleration", "candidates", "predict_spans", "chunk", "overlap", "spans"]
 RUN_INPUTS = ["source", "prompt", "acceleration", "candidates", "predict_spans", "chunk", "overlap", "spans",
-              "history"]
+              "history", "api_key"]
 CANDIDATE_OUTPUTS = ["cand_group"] + [f"cand_{k}_{i}" for i in range(handlers.MAX_CANDIDATES)
                                       for k in ("row", "label", "audio")]
 RESULT_OUTPUTS = ["target", "residual", "dl_target_wav", "dl_target_mp3", "dl_residual_wav", "dl_residual_mp3",
@@ -81,16 +83,20 @@ def _prompt_column(c: dict[str, Any]) -> None:
     if prompts:
         gr.Examples(examples=[[p] for p in prompts], inputs=[c["prompt"]], label="Example prompts")
     with gr.Accordion("Advanced (API defaults)", open=False, elem_id="advanced"):
-        c["acceleration"] = gr.Radio(list(ACCELERATIONS), value=D.acceleration, label="Acceleration",
+        c["acceleration"] = gr.Radio(list(LIMITS["acceleration"].choices), value=D.acceleration, label="Acceleration",
                                      info="fast trades quality for speed; quality the reverse")
-        c["candidates"] = gr.Slider(1, handlers.MAX_CANDIDATES, step=1, value=D.reranking_candidates,
+        c["candidates"] = gr.Slider(LIMITS["reranking_candidates"].minimum, handlers.MAX_CANDIDATES, step=1,
+                                    value=D.reranking_candidates,
                                     label="Reranking candidates", elem_id="candidates",
                                     info="> 1: try several separations, score them, keep the best")
         c["predict_spans"] = gr.Checkbox(value=D.predict_spans, label="Predict spans (where the sound is)",
                                          elem_id="predict-spans")
         with gr.Row():
-            c["chunk"] = gr.Number(value=D.max_chunk_duration, label="Max chunk (s)", minimum=1, maximum=300)
-            c["overlap"] = gr.Number(value=D.chunk_overlap, label="Chunk overlap (s)", minimum=0, maximum=30)
+            chunk, overlap = LIMITS["max_chunk_duration"], LIMITS["chunk_overlap"]
+            c["chunk"] = gr.Number(value=D.max_chunk_duration, label="Max chunk (s)", minimum=chunk.minimum,
+                                   maximum=chunk.maximum, info=chunk.describe())
+            c["overlap"] = gr.Number(value=D.chunk_overlap, label="Chunk overlap (s)", minimum=overlap.minimum,
+                                     maximum=overlap.maximum, info=overlap.describe())
     c["run_btn"] = gr.Button("Separate", variant="primary", elem_id="run")
 
 
@@ -138,14 +144,19 @@ def _results_panel(c: dict[str, Any]) -> list[gr.Button]:
     return use_buttons
 
 
-def build_demo(checkpoint: str | None = None) -> gr.Blocks:
-    """The workbench page; `checkpoint` defaults to env LASSO_CHECKPOINT, else the shipped model."""
-    checkpoint = checkpoint or default_checkpoint()
+def build_demo(checkpoint: str | None = None, *, backend: InProcess | ViaQueue | None = None) -> gr.Blocks:
+    """The workbench page. By default it separates in this process with `checkpoint` (default: env
+    LASSO_CHECKPOINT, else the shipped model); with a `ViaQueue` backend every run is a job of the API's queue."""
+    backend = backend or InProcess(checkpoint or default_checkpoint())
     c: dict[str, Any] = {}
     with gr.Blocks(title="AudioLasso workbench", delete_cache=(3600, 24 * 3600)) as demo:
         c["source"], c["result"], c["history"] = gr.State(None), gr.State(None), gr.State([])
         gr.Markdown("# AudioLasso workbench\nDescribe a sound in words; get it back as **target**, and "
                     "everything else as **residual**.")
+        c["api_key"] = gr.Textbox(label="API key (runs are queue jobs charged to it)", type="password",
+                                  visible=backend.needs_key, elem_id="api-key")
+        if backend.needs_key:
+            demo.load(backend.sign_in, None, [c["api_key"]])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 example_buttons = _input_column(c)
@@ -160,12 +171,12 @@ def build_demo(checkpoint: str | None = None) -> gr.Blocks:
         with gr.Row(equal_height=False):
             c["history_pick"] = gr.Dropdown(choices=[], label="Run", elem_id="history-pick", scale=4)
             c["rerun_btn"] = gr.Button("Re-run with these settings", elem_id="rerun", scale=1, size="md")
-        _wire(c, example_buttons, use_buttons, checkpoint)
+        _wire(c, example_buttons, use_buttons, backend)
     return demo
 
 
 def _wire(c: dict[str, Any], example_buttons: dict[str, gr.Button], use_buttons: list[gr.Button],
-          checkpoint: str | None) -> None:
+          backend: InProcess | ViaQueue) -> None:
     def comps(names: list[str]) -> list:
         return [c[n] for n in names]
 
@@ -182,13 +193,13 @@ def _wire(c: dict[str, Any], example_buttons: dict[str, gr.Button], use_buttons:
     c["overview"].select(_adapt(_click_on_overview, c), comps(["source", "span_start", "span_end"]),
                          comps(["span_start", "span_end"]))
 
-    run = dict(fn=_adapt(handlers.run, c, checkpoint=checkpoint), inputs=comps(RUN_INPUTS),
-               outputs=comps(RUN_OUTPUTS), concurrency_id="separate", concurrency_limit=1)
+    run = dict(fn=_adapt(handlers.run, c, backend=backend), inputs=comps(RUN_INPUTS),
+               outputs=comps(RUN_OUTPUTS), concurrency_id="separate", concurrency_limit=backend.concurrency)
     c["run_btn"].click(**run)
     c["prompt"].submit(**run)
     for i, button in enumerate(use_buttons):
         button.click(_adapt(handlers.use_candidate, c, index=i), [c["result"]], comps(RESULT_OUTPUTS))
     c["history_table"].select(_adapt(_pick_history_row, c), [c["history"]], [c["history_pick"]])
-    c["rerun_btn"].click(_adapt(handlers.rerun, c, checkpoint=checkpoint), comps(["history_pick", "history"]),
+    c["rerun_btn"].click(_adapt(handlers.rerun, c, backend=backend), comps(["history_pick", "history", "api_key"]),
                          comps(["source", "audio_in", "video_in", *CONTROLS, "input_info", *RUN_OUTPUTS]),
-                         concurrency_id="separate", concurrency_limit=1)
+                         concurrency_id="separate", concurrency_limit=backend.concurrency)

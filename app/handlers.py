@@ -13,12 +13,13 @@ import gradio as gr
 import numpy as np
 
 from app import history, plots
+from app.backends import InProcess, ViaQueue
 from app.inputs import clean_rows, describe_source, overview
-from app.runtime import get_separator, load_input, new_run_dir, readable_errors
-from lasso import InferenceConfig, Span, mux_video, save_audio
+from app.runtime import load_input, new_run_dir, readable_errors
+from lasso import LIMITS, SeparationOptions, Span, mux_video, save_audio
 
-MAX_CANDIDATES = 8  # the Separator accepts 1..8; the page has this many candidate slots
-DEFAULTS = InferenceConfig()
+MAX_CANDIDATES = LIMITS["reranking_candidates"].maximum  # the page has a slot for each candidate
+DEFAULTS = SeparationOptions()
 
 
 def _noop_progress(*_: Any, **__: Any) -> None:
@@ -80,21 +81,22 @@ def _timing_text(timings: dict[str, float], wall: float, source: dict) -> str:
 
 @readable_errors
 def run(source: dict | None, prompt: str, acceleration: str, candidates: float, predict_spans: bool, chunk: float,
-        overlap: float, rows: list[list] | None, past: list[dict] | None, progress: Any = None, *,
-        checkpoint: str | None = None) -> dict[str, Any]:
+        overlap: float, rows: list[list] | None, past: list[dict] | None, key: str | None = None,
+        progress: Any = None, request: gr.Request = None, *, backend: InProcess | ViaQueue) -> dict[str, Any]:
     """Separate the current input with the page's prompt, options and spans; add the run to the history."""
     if not source:
         raise gr.Error("add an input first: upload or record audio, upload a video, or click an example",
                        title="No input", print_exception=False)
     progress = progress or _noop_progress
     t0 = time.perf_counter()
-    progress(0.0, desc="loading the model")
-    sep = get_separator(checkpoint)
+    progress(0.0, desc="loading the model" if isinstance(backend, InProcess) else "sending to the queue")
     audio, sr = load_input(source["path"])
     span_rows = clean_rows(rows)
-    options = {"acceleration": acceleration, "reranking_candidates": int(candidates),
-               "predict_spans": bool(predict_spans), "max_chunk_duration": float(chunk),
-               "chunk_overlap": float(overlap)}
+    chosen = SeparationOptions(spans=tuple(Span(a, b, inc) for a, b, inc in span_rows),
+                               predict_spans=bool(predict_spans), reranking_candidates=int(candidates),
+                               acceleration=acceleration, max_chunk_duration=float(chunk),
+                               chunk_overlap=float(overlap))
+    options = chosen.settings()
 
     def on_progress(event: dict) -> None:
         desc = event.get("stage", "separating")
@@ -102,8 +104,7 @@ def run(source: dict | None, prompt: str, acceleration: str, candidates: float, 
             desc += f" · chunk {event['chunk']}/{event['chunks']}"
         progress(float(event.get("fraction", 0.0)), desc=desc)
 
-    res = sep.separate(audio, sr, prompt, spans=[Span(a, b, inc) for a, b, inc in span_rows], progress=on_progress,
-                       **options)
+    res = backend.separate(source["path"], prompt, chosen, on_progress, key, request)
     progress(1.0, desc="writing the outputs")
     run_dir = new_run_dir()
     cands = _save_candidates(run_dir, res.candidates, sr) if len(res.candidates) > 1 else []
@@ -117,7 +118,8 @@ def run(source: dict | None, prompt: str, acceleration: str, candidates: float, 
     out["comparison"] = plots.comparison_image(audio, res.target, res.residual, sr)
     out["overview"] = overview(source, span_rows, result["predicted"])
     wall = time.perf_counter() - t0
-    out["timing"] = _timing_text(res.timings, wall, source)
+    out["timing"] = _timing_text(res.timings, wall, source) + (f" · request `{res.request_id}`" if res.request_id
+                                                               else "")
     score = next((c["score"] for c in res.candidates if c.get("chosen")), None)
     number = max((e["run"] for e in past or []), default=0) + 1
     new_history = history.add_entry(past, history.make_entry(number, source, res.prompt, options, span_rows,
@@ -157,8 +159,8 @@ def restore(run_number: int | None, past: list[dict] | None) -> dict[str, Any]:
             "input_info": describe_source(src), "overview": overview(src, entry["spans"])}
 
 
-def rerun(run_number: int | None, past: list[dict] | None, progress: Any = None, *,
-          checkpoint: str | None = None) -> dict[str, Any]:
+def rerun(run_number: int | None, past: list[dict] | None, key: str | None = None, progress: Any = None,
+          request: gr.Request = None, *, backend: InProcess | ViaQueue) -> dict[str, Any]:
     """Run a past run again exactly as it was, and show its settings in the controls.
 
     One handler rather than "restore, then run": a chained run would read the controls from the page before
@@ -168,7 +170,8 @@ def rerun(run_number: int | None, past: list[dict] | None, progress: Any = None,
     e = history.find(past, run_number)
     o = e["options"]
     out = run(e["source"], e["prompt"], o["acceleration"], o["reranking_candidates"], o["predict_spans"],
-              o["max_chunk_duration"], o["chunk_overlap"], e["spans"], past, progress, checkpoint=checkpoint)
+              o["max_chunk_duration"], o["chunk_overlap"], e["spans"], past, key, progress, request,
+              backend=backend)
     return controls | out
 
 

@@ -6,6 +6,8 @@ server-side store, and any entry holds everything needed to restore its controls
 
 from typing import Any
 
+from lasso import SeparationOptions
+
 MAX_ENTRIES = 50  # oldest runs drop off; a page is a scratchpad, not an archive
 HEADERS = ["run", "input", "prompt", "options", "spans", "score", "seconds"]
 
@@ -23,12 +25,13 @@ def add_entry(history: list[dict] | None, entry: dict[str, Any]) -> list[dict]:
 
 
 def describe_options(options: dict[str, Any]) -> str:
-    parts = [options.get("acceleration", "balanced")]
-    if options.get("reranking_candidates", 1) > 1:
-        parts.append(f"{options['reranking_candidates']} candidates")
-    if options.get("predict_spans"):
+    o = {**SeparationOptions().settings(), **options}
+    parts = [o["acceleration"]]
+    if o["reranking_candidates"] > 1:
+        parts.append(f"{o['reranking_candidates']} candidates")
+    if o["predict_spans"]:
         parts.append("predict spans")
-    parts.append(f"chunk {options.get('max_chunk_duration', 60):g}/{options.get('chunk_overlap', 5):g} s")
+    parts.append(f"chunk {o['max_chunk_duration']:g}/{o['chunk_overlap']:g} s")
     return ", ".join(parts)
 
 

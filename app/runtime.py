@@ -1,8 +1,8 @@
 """What the app's handlers share per process: the cached Separator, decoded inputs, the work folder, error mapping.
 
-Loading a model takes seconds and memory, so one `Separator` per checkpoint lives for the process (the API mounts
-this app in its own process and must not load it per request). Errors the library raises on purpose become
-`gr.Error`s with a readable title, so users see what to fix and never a traceback.
+Loading a model takes seconds and memory, so one `Separator` per checkpoint lives for the process of `lasso app`
+(the workbench mounted by the API loads none: its runs go through the queue, see app.backends). Errors the library
+raises on purpose become `gr.Error`s with a readable title, so users see what to fix and never a traceback.
 """
 
 import functools
@@ -14,12 +14,15 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import gradio as gr
 import numpy as np
 
-from lasso import LassoError, Separator, load_audio
+from lasso import LassoError, load_audio
+
+if TYPE_CHECKING:  # the model (and torch) load only where the page separates in-process (`lasso app`)
+    from lasso import Separator
 
 log = logging.getLogger("app")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,7 +39,7 @@ ERROR_TITLES = {
 }
 
 _lock = threading.Lock()
-_separators: dict[str | None, Separator] = {}
+_separators: dict[str | None, "Separator"] = {}
 
 
 def default_checkpoint() -> str | None:
@@ -44,8 +47,10 @@ def default_checkpoint() -> str | None:
     return os.environ.get("LASSO_CHECKPOINT") or None
 
 
-def get_separator(checkpoint: str | None) -> Separator:
+def get_separator(checkpoint: str | None) -> "Separator":
     """One Separator per checkpoint for the life of the process (the lock stops two first requests loading twice)."""
+    from lasso import Separator
+
     with _lock:
         if checkpoint not in _separators:
             log.info("loading separator %s", checkpoint or "(default model)")

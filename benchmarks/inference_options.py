@@ -25,10 +25,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from lasso import Separator, load_validation_set  # noqa: E402
+from lasso import Separator, activity_to_spans, load_validation_set, make_variants  # noqa: E402
 from lasso.metrics import frame_f1, sdri  # noqa: E402
-from lasso.rerank import make_variants  # noqa: E402
-from lasso.spans import activity_to_spans  # noqa: E402
 from train.data.corpus import Corpus  # noqa: E402
 from train.data.mixtures import MixtureSampler  # noqa: E402
 

@@ -11,18 +11,21 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
-import torch
-import torchaudio.functional as AF
 
 from lasso.errors import AudioError, TooLongError, UnsupportedFormatError
+from lasso.options import LIMITS
+
+if TYPE_CHECKING:
+    import torch
 
 SOUNDFILE_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
 FFMPEG_EXTS = {".m4a", ".aac", ".opus", ".mp4", ".mov", ".webm", ".mkv", ".wma", ".oga"}
 NATIVE_EXTS = {".wav", ".flac", ".ogg"}  # read in place by libsndfile; the rest goes through ffmpeg
-OUTPUT_FORMATS = ("wav", "mp3")
+OUTPUT_FORMATS = LIMITS["output_format"].choices
 PROBE_TIMEOUT = 30.0  # s for ffmpeg to read a header: more means a pathological file, not a slow disk
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d\d):(\d\d(?:\.\d+)?)")
 
@@ -136,8 +139,15 @@ def _stream_format(line: str, name: str) -> tuple[int, int]:
     return int(parts[at].split()[0]), channels
 
 
-def resample(audio: np.ndarray | torch.Tensor, orig_sr: int, new_sr: int) -> torch.Tensor:
-    """Band-limited resampling along the last axis (torchaudio's windowed sinc)."""
+def resample(audio: "np.ndarray | torch.Tensor", orig_sr: int, new_sr: int) -> "torch.Tensor":
+    """Band-limited resampling along the last axis (torchaudio's windowed sinc).
+
+    torch is imported here, not with the module: reading headers and files (the API's `probe`, the workbench's
+    pictures) needs none, and the API process stays free of it.
+    """
+    import torch
+    import torchaudio.functional as AF
+
     x = torch.as_tensor(audio)
     if orig_sr == new_sr:
         return x

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+__all__ = ["INDEX_FIELDS", "KINDS", "BenchmarkItem", "load_real_world"]
+
 KINDS = ("env_pairs", "speech", "music")  # environmental pairs at 0 dB, speech over everyday sounds, instrument/music
 INDEX_FIELDS = ("id", "kind", "prompt_a", "prompt_b", "snr_db")
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from lasso.errors import LassoError, OptionError
-from lasso.spans import Span
+from lasso.options import LIMITS, SeparationOptions, Span
 
 FORWARDED = {
     "train": ("train", "train a model (Hydra overrides, e.g. `lasso train optim.max_steps=2000 run_name=mine`)"),
@@ -45,18 +45,38 @@ def parse_span_list(text: str) -> list[Span]:
     return spans
 
 
+# flag -> (option of lasso.options.LIMITS, help); types, choices, defaults and ranges come from LIMITS
+FLAGS = {
+    "--format": ("output_format", "output audio format"),
+    "--candidates": ("reranking_candidates", "make K candidates and keep the one the candidate judge ranks best"),
+    "--acceleration": ("acceleration", "fast: one pass at 16 kHz; balanced: one pass, full bandwidth; "
+                                       "quality: 3-pass ensemble"),
+    "--chunk": ("max_chunk_duration", "max chunk duration in seconds"),
+    "--overlap": ("chunk_overlap", "crossfade between chunks in seconds"),
+}
+
+
 def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-dir", "-o", type=Path, default=Path("out"), help="output folder (default: out/)")
-    p.add_argument("--format", choices=("wav", "mp3"), default="wav", help="output audio format (default: wav)")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: the shipped model)")
-    p.add_argument("--predict-spans", action="store_true",
+    p.add_argument("--predict-spans", action="store_true", default=LIMITS["predict_spans"].default,
                    help="find where the prompted sound occurs and separate only there (ignored with --spans)")
-    p.add_argument("--candidates", type=int, default=1, metavar="K",
-                   help="make K candidates (1-8) and keep the one the candidate judge ranks best (default: 1)")
-    p.add_argument("--acceleration", choices=("fast", "balanced", "quality"), default="balanced",
-                   help="fast: one pass at 16 kHz; balanced: one pass, full bandwidth; quality: 3-pass ensemble")
-    p.add_argument("--chunk", type=float, default=60.0, help="max chunk duration in seconds (default: 60)")
-    p.add_argument("--overlap", type=float, default=5.0, help="crossfade between chunks in seconds (default: 5)")
+    for flag, (name, text) in FLAGS.items():
+        limit = LIMITS[name]
+        if limit.choices:
+            p.add_argument(flag, choices=limit.choices, default=limit.default,
+                           help=f"{text} (default: {limit.default})")
+        else:
+            p.add_argument(flag, type=type(limit.default), default=limit.default, dest=flag[2:],
+                           metavar="K" if name == "reranking_candidates" else "SECONDS",
+                           help=f"{text}: {limit.describe()} (default: {limit.default:g})")
+
+
+def options_from_args(args: argparse.Namespace, spans: list[Span] | None) -> SeparationOptions:
+    """The flags as one checked value: a bad one is an OptionError naming the option."""
+    return SeparationOptions(spans=tuple(spans or ()), predict_spans=args.predict_spans,
+                             reranking_candidates=args.candidates, acceleration=args.acceleration,
+                             max_chunk_duration=args.chunk, chunk_overlap=args.overlap)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -93,10 +113,8 @@ def _run_one(separator, input_path: Path, prompt: str, spans: list[Span] | None,
             bar.n = round(100 * event["fraction"])
             bar.set_description(f"{input_path.name[:24]} {event['stage']}")
 
-        outputs = separate_file(separator, input_path, out_dir, prompt, output_format=args.format, progress=progress,
-                                spans=spans, predict_spans=args.predict_spans, reranking_candidates=args.candidates,
-                                acceleration=args.acceleration, max_chunk_duration=args.chunk,
-                                chunk_overlap=args.overlap)
+        outputs = separate_file(separator, input_path, out_dir, prompt, options_from_args(args, spans),
+                                output_format=args.format, progress=progress)
     summary = {"input": str(input_path), **outputs.summary()}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

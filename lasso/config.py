@@ -1,11 +1,14 @@
 """Configuration dataclasses: the only inputs of the model and of inference.
 
 `ModelConfig` and `ScorerConfig` are stored inside every checkpoint, so a checkpoint rebuilds its model without
-Hydra; `InferenceConfig` holds the per-call defaults, which match the API spec's (`Separator(defaults=...)`).
+Hydra; `InferenceConfig` holds a Separator's defaults (`Separator(defaults=...)`): the per-call options, whose own
+defaults are the API spec's (lasso.options), and the longest input it accepts.
 """
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from lasso.options import SeparationOptions
 
 
 class _Serializable:
@@ -62,11 +65,7 @@ class JudgeConfig(_Serializable):
 
 @dataclass(frozen=True)
 class InferenceConfig:
-    """Defaults of `Separator.separate`; they match the API's `AudioSeparateInput` defaults."""
+    """A Separator's defaults: options used where a call gives none, and the input length limit."""
 
-    acceleration: str = "balanced"  # fast | balanced | quality
-    reranking_candidates: int = 1  # 1..8
-    predict_spans: bool = False
-    max_chunk_duration: float = 60.0  # seconds per chunk for long audio
-    chunk_overlap: float = 5.0  # seconds of crossfade between chunks
+    options: SeparationOptions = field(default_factory=SeparationOptions)  # the API's defaults unless overridden
     max_duration: float = 4 * 3600.0  # seconds; longer inputs are refused (TooLongError)

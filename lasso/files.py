@@ -4,15 +4,20 @@ For a video input the separated audio is also muxed back into copies of the vide
 re-encoded), so users get a target video and a residual video.
 """
 
+from __future__ import annotations  # the Separator types below are for checkers: muxing and writing need no torch
+
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lasso.audio import OUTPUT_FORMATS, FileSink, FileSource, ffmpeg_exe
 from lasso.errors import AudioError, UnsupportedFormatError
-from lasso.separator import ProgressCallback, SeparationResult, Separator
+from lasso.options import SeparationOptions
+
+if TYPE_CHECKING:
+    from lasso.separator import ProgressCallback, SeparationResult, Separator
 
 VIDEO_EXTS = {".mp4", ".mov", ".webm", ".mkv"}
 _VIDEO_AUDIO_CODEC = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
@@ -61,10 +66,11 @@ def mux_video(video: Path, audio: Path, out: Path) -> Path:
     return out
 
 
-def separate_file(separator: Separator, path: str | Path, out_dir: str | Path, prompt: str, *,
-                  output_format: str = "wav", progress: ProgressCallback | None = None,
-                  **options: Any) -> FileOutputs:
-    """Separate the file at `path` with `options` (those of `Separator.separate`); write outputs into `out_dir`.
+def separate_file(separator: Separator, path: str | Path, out_dir: str | Path, prompt: str,
+                  options: SeparationOptions | None = None, *, output_format: str = "wav",
+                  progress: ProgressCallback | None = None, **overrides: Any) -> FileOutputs:
+    """Separate the file at `path` with `options` (and keyword `overrides`, as `Separator.separate` takes them);
+    write outputs into `out_dir`.
 
     The input is streamed from disk and the outputs to disk chunk by chunk, so memory does not grow with the
     length of the input. Outputs appear under their final names only when complete.
@@ -82,7 +88,8 @@ def separate_file(separator: Separator, path: str | Path, out_dir: str | Path, p
             residual = out_dir / f"residual.{output_format}"
             sink = FileSink(target, residual, source.sample_rate, source.channels)
             try:
-                res = separator.separate(source, source.sample_rate, prompt, progress=progress, sink=sink, **options)
+                res = separator.separate(source, source.sample_rate, prompt, options, progress=progress, sink=sink,
+                                         **overrides)
                 sink.finish(output_format)
             except BaseException:
                 sink.abort()

@@ -14,6 +14,8 @@ from types import ModuleType
 import numpy as np
 import torch
 
+__all__ = ["energy_ratio_db", "frame_f1", "museval_sdr", "oracle_irm", "sdri", "si_sdr", "snr_sdr"]
+
 _AUDIOSEP_EPS = 1e-8  # AudioSep clips both mean powers at 1e-8, which bounds a perfect estimate's score
 _EPS = 1e-12
 

@@ -22,12 +22,12 @@ from lasso.errors import OptionError, PromptError, TooLongError
 from lasso.inference import PRESETS, apply_mask, estimate_mask, predict_activity
 from lasso.models.lasso_net import LassoNet
 from lasso.models.text_encoder import load_text_encoder
+from lasso.options import PROMPT_MAX_CHARS, SeparationOptions
 from lasso.rerank import Variant, load_judge, make_variants
 from lasso.spans import UNKNOWN, Span, activity_to_spans, exclusion_gain, parse_spans, span_states
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 Sink = Callable[[int, np.ndarray, np.ndarray], None]  # (start sample, target block, residual block)
-MAX_PROMPT_CHARS = 500
 SPAN_WINDOW = 0.1  # s; resolution of predicted spans
 RERANK_SECONDS = 60.0  # s of audio (the first chunk) on which candidates are made and scored
 
@@ -96,13 +96,16 @@ class Separator:
             self._reranker = load_judge(self._reranker_path).to(self.device)
         return self._reranker
 
-    def separate(self, audio: np.ndarray | AudioSource, sample_rate: int, prompt: str, *,
+    def separate(self, audio: np.ndarray | AudioSource, sample_rate: int, prompt: str,
+                 options: SeparationOptions | None = None, *,
                  spans: Iterable[Span | Mapping] | None = None, predict_spans: bool | None = None,
                  reranking_candidates: int | None = None, acceleration: str | None = None,
                  max_chunk_duration: float | None = None, chunk_overlap: float | None = None,
                  progress: ProgressCallback | None = None, sink: Sink | None = None) -> SeparationResult:
         """Separate what `prompt` describes from `audio` ([samples] or [channels, samples], any rate).
 
+        options: all the options below as one checked value (lasso.options; default: this Separator's defaults);
+        any option also given by keyword overrides it.
         spans: [{start, end, include}] in seconds (include: the target sounds there; exclude: it does not).
         predict_spans: when no spans are given, find where the prompted sound is and use those as include spans.
         reranking_candidates: make k different candidates and keep the one the candidate judge ranks best.
@@ -112,13 +115,11 @@ class Separator:
         """
         t0 = time.perf_counter()
         d = self.defaults
-        k = d.reranking_candidates if reranking_candidates is None else reranking_candidates
-        opts = {"predict_spans": d.predict_spans if predict_spans is None else bool(predict_spans),
-                "reranking_candidates": k, "acceleration": acceleration or d.acceleration,
-                "max_chunk_duration": d.max_chunk_duration if max_chunk_duration is None else max_chunk_duration,
-                "chunk_overlap": d.chunk_overlap if chunk_overlap is None else chunk_overlap}
+        opts = (options or d.options).replace(
+            spans=spans, predict_spans=predict_spans, reranking_candidates=reranking_candidates,
+            acceleration=acceleration, max_chunk_duration=max_chunk_duration, chunk_overlap=chunk_overlap)
+        k = opts.reranking_candidates
         prompt = self._check_prompt(prompt)
-        self._check_options(opts)
         streamed = hasattr(audio, "read")
         squeeze = not streamed and np.asarray(audio).ndim == 1
         source = audio if streamed else ArraySource(as_channels_first(audio), int(sample_rate))
@@ -128,23 +129,23 @@ class Separator:
         duration = source.num_samples / sr
         if duration > d.max_duration:
             raise TooLongError(f"the audio is {duration:.0f} s long; the limit is {d.max_duration:.0f} s")
-        span_list = parse_spans(spans, duration)
+        span_list = parse_spans(opts.spans, duration)
         text = self._embed(prompt)
-        preset = PRESETS[opts["acceleration"]]
-        chunk = max(1, int(opts["max_chunk_duration"] * sr))
+        preset = PRESETS[opts.acceleration]
+        chunk = max(1, int(opts.max_chunk_duration * sr))
         # the crossfade can be at most half a chunk, or three chunks would overlap and the weights not sum to one
-        overlap = min(int(opts["chunk_overlap"] * sr), chunk // 2)
+        overlap = min(int(opts.chunk_overlap * sr), chunk // 2)
         bounds = chunk_bounds(source.num_samples, chunk, overlap)
         timings = {"text": time.perf_counter() - t0}
 
         outside = None  # span state of frames outside every span (see span_states)
-        if opts["predict_spans"] and not span_list:
+        if opts.predict_spans and not span_list:
             span_list = self._predict_spans(source, bounds, overlap, text, preset, progress)
             outside = UNKNOWN
             timings["predict_spans"] = time.perf_counter() - t0 - sum(timings.values())
         variant, candidates = Variant(prompt), []
         if k > 1:
-            variant, candidates = self._rerank(source, prompt, k, span_list, outside, opts["acceleration"])
+            variant, candidates = self._rerank(source, prompt, k, span_list, outside, opts.acceleration)
             timings["rerank"] = time.perf_counter() - t0 - sum(timings.values())
             text = self._embed(variant.prompt)
 
@@ -164,7 +165,8 @@ class Separator:
             if squeeze:
                 target, residual = target[0], residual[0]
         return SeparationResult(target, residual, sr, prompt, span_list, candidates, timings,
-                                {**opts, "chunk_overlap_used": overlap / sr, "variant": variant.describe(prompt)})
+                                {**opts.settings(), "chunk_overlap_used": overlap / sr,
+                                 "variant": variant.describe(prompt)})
 
     # -- the chunk loop, shared by every option ------------------------------------------------------------------
     def _run(self, source: AudioSource, bounds, overlap: int, text: torch.Tensor, spans: list[Span],
@@ -250,23 +252,7 @@ class Separator:
             raise PromptError("the prompt is empty: describe the sound to separate, e.g. \"dog barking\"",
                               param="prompt")
         prompt = " ".join(prompt.split())
-        if len(prompt) > MAX_PROMPT_CHARS:
-            raise PromptError(f"the prompt is {len(prompt)} characters; keep it under {MAX_PROMPT_CHARS}",
+        if len(prompt) > PROMPT_MAX_CHARS:
+            raise PromptError(f"the prompt is {len(prompt)} characters; keep it under {PROMPT_MAX_CHARS}",
                               param="prompt")
         return prompt
-
-    @staticmethod
-    def _check_options(o: dict[str, Any]) -> None:
-        if o["acceleration"] not in PRESETS:
-            raise OptionError(f"acceleration must be one of {tuple(PRESETS)}, got {o['acceleration']!r}",
-                              param="acceleration")
-        k = o["reranking_candidates"]
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 8:
-            raise OptionError(f"reranking_candidates must be an integer from 1 to 8, got {k!r}",
-                              param="reranking_candidates")
-        if not 0 < o["max_chunk_duration"] <= 300:
-            raise OptionError(f"max_chunk_duration must be > 0 and <= 300 seconds, got {o['max_chunk_duration']}",
-                              param="max_chunk_duration")
-        if not 0 <= o["chunk_overlap"] <= 30:
-            raise OptionError(f"chunk_overlap must be between 0 and 30 seconds, got {o['chunk_overlap']}",
-                              param="chunk_overlap")

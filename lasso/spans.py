@@ -5,43 +5,24 @@ the output: the target is silent there, so that audio ends up in the residual.
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
 from lasso.errors import OptionError
+from lasso.options import Span, check_span
 
 UNKNOWN, PRESENT, ABSENT = 0, 1, 2
 
 
-@dataclass(frozen=True)
-class Span:
-    start: float  # seconds
-    end: float  # seconds
-    include: bool = True
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 def parse_spans(spans: Iterable[Span | Mapping] | None, duration: float) -> list[Span]:
-    """Validate user spans against the audio's duration; raise OptionError(param="spans") with a clear reason."""
-    out: list[Span] = []
-    for i, s in enumerate(spans or []):
-        try:
-            span = s if isinstance(s, Span) else Span(float(s["start"]), float(s["end"]), bool(s.get("include", True)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise OptionError(f"spans[{i}] needs numeric start and end (seconds) and a boolean include",
-                              param="spans") from exc
-        if not (np.isfinite(span.start) and np.isfinite(span.end)):
-            raise OptionError(f"spans[{i}] has a non-finite time", param="spans")
-        if span.start < 0 or span.end <= span.start:
-            raise OptionError(f"spans[{i}]: need 0 <= start < end, got {span.start}..{span.end}", param="spans")
+    """Check user spans (each on its own: `lasso.options.check_span`) against the audio's duration and each other;
+    raise OptionError with a clear reason."""
+    out = [check_span(s, i) for i, s in enumerate(spans or [])]
+    for i, span in enumerate(out):
         if span.start >= duration:
             raise OptionError(f"spans[{i}] starts at {span.start:.2f} s, after the end of the audio "
-                              f"({duration:.2f} s)", param="spans")
-        out.append(span)
+                              f"({duration:.2f} s)", param=f"spans.{i}.start")
     out.sort(key=lambda s: s.start)
     for a in out:
         for b in out:

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+__all__ = ["INDEX_FIELDS", "ValItem", "load_validation_set"]
+
 INDEX_FIELDS = ("id", "prompt", "label", "interferer_label", "snr_db", "absent", "activity_hop")
 
 

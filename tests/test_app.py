@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from app import handlers, history, inputs, plots, runtime
+from app.backends import InProcess
 from app.runtime import get_separator
 from lasso import LassoError, Separator
 from lasso.audio import ffmpeg_exe, load_audio
@@ -43,7 +44,7 @@ def give_debug_model_a_judge() -> str | None:
 def run(source: dict, prompt: str = "dog barking", rows=None, past=None, **options):
     opts = DEFAULT_OPTIONS | options
     return handlers.run(source, prompt, opts["acceleration"], opts["candidates"], opts["predict_spans"],
-                        opts["chunk"], opts["overlap"], rows or [], past or [], checkpoint=CKPT)
+                        opts["chunk"], opts["overlap"], rows or [], past or [], backend=InProcess(CKPT))
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,7 @@ def test_two_clicks_on_the_picture_make_a_span(example_source):
 def test_run_writes_players_downloads_and_pictures(example_source):
     calls = []
     out = handlers.run(example_source, "dog barking", "fast", 1, False, 3.0, 1.0, [], [],
-                       progress=lambda f, desc=None: calls.append((f, desc)), checkpoint=CKPT)
+                       progress=lambda f, desc=None: calls.append((f, desc)), backend=InProcess(CKPT))
     inp, sr = load_audio(example_source["path"])
     tgt, tsr = load_audio(out["dl_target_wav"])
     res, _ = load_audio(out["dl_residual_wav"])
@@ -153,7 +154,7 @@ def test_history_restores_a_run(example_source):
     assert "2 candidates" in history.describe_options({"reranking_candidates": 2})
     with pytest.raises(gr.Error):
         handlers.restore(99, past)
-    again = handlers.rerun(1, past, checkpoint=CKPT)
+    again = handlers.rerun(1, past, backend=InProcess(CKPT))
     assert again["prompt"] == "piano" and again["history"][-1]["run"] == 3
     assert again["history"][-1]["prompt"] == "piano" and again["history"][-1]["spans"] == []
 

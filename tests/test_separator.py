@@ -81,16 +81,17 @@ def test_exclude_span_silences_target(sep):
     np.testing.assert_allclose(res.residual[16000 + 200:32000 - 200], x[16000 + 200:32000 - 200])
 
 
-@pytest.mark.parametrize("spans, message", [
-    ([{"start": 2.0, "end": 1.0}], "start < end"),
-    ([{"start": 9.0, "end": 10.0}], "after the end"),
-    ([{"start": 0.5, "end": 2.0, "include": True}, {"start": 1.0, "end": 3.0, "include": False}], "contradict"),
-    ([{"start": "a", "end": 1}], "numeric"),
+@pytest.mark.parametrize("spans, message, param", [
+    ([{"start": 2.0, "end": 1.0}], "end must be after its start", "spans.0.end"),
+    ([{"start": 9.0, "end": 10.0}], "after the end", "spans.0.start"),
+    ([{"start": 0.5, "end": 2.0, "include": True}, {"start": 1.0, "end": 3.0, "include": False}], "contradict",
+     "spans"),
+    ([{"start": "a", "end": 1}], "finite number", "spans.0.start"),
 ])
-def test_bad_spans_are_option_errors(sep, spans, message):
+def test_bad_spans_are_option_errors(sep, spans, message, param):
     with pytest.raises(OptionError, match=message) as info:
         sep.separate(np.zeros(16000 * 4, np.float32) + 0.01, 16000, "dog", spans=spans)
-    assert info.value.param == "spans"
+    assert info.value.param == param
 
 
 @pytest.mark.parametrize("prompt", ["", "   ", None, "x" * 501])

@@ -126,3 +126,18 @@ def test_best_checkpoint_keeps_the_text_encoder_options(tiny_corpus_dir, tiny_va
     best = train(cfg, tmp_path)
     assert torch.load(best, weights_only=True)["text_encoder"]["options"] == {"tag": "local-copy"}
     assert Separator.from_pretrained(best).text_encoder.tag == "local-copy"
+
+
+def test_scorer_batches_hold_pairwise_unrelated_labels(tiny_corpus_dir):
+    from itertools import combinations
+
+    from train.data.labels import related
+    from train.scorer import make_batch, scorer_sampler
+
+    sampler = scorer_sampler(Corpus.load(tiny_corpus_dir), "train", segment_seconds=1.0)
+    rng = np.random.default_rng(0)
+    audio, labels = make_batch(sampler, 6, rng)
+    assert audio.shape == (6, sampler.segment) and np.isfinite(audio).all() and (audio.std(1) > 0).all()
+    assert not any(related(a, b) for a, b in combinations(labels, 2))
+    with pytest.raises(ValueError, match="pairwise unrelated"):
+        make_batch(sampler, len(sampler.labels) + 1, rng)

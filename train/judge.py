@@ -24,10 +24,9 @@ from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from lasso import Separator, load_validation_set
+from lasso import Separator, load_scorer, load_validation_set, make_variants, save_judge
 from lasso.metrics import snr_sdr
 from lasso.models import CandidateJudge, build_model, load_text_encoder
-from lasso.rerank import load_scorer, make_variants, save_judge
 from train.data.corpus import Corpus
 from train.data.mixtures import MixtureSampler
 from train.one_cycle import OneCycle

@@ -16,8 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from lasso import save_scorer
 from lasso.models import AudioTextScorer, build_model, load_text_encoder
-from lasso.rerank import save_scorer
 from train.data.corpus import Corpus
 from train.data.labels import related
 from train.data.mixtures import MixtureSampler
@@ -26,27 +26,32 @@ from train.one_cycle import OneCycle
 
 
 def make_batch(sampler: MixtureSampler, n: int, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
-    """n crops of clips with pairwise unrelated labels; half with a quiet interferer (-25..-8 dB)."""
+    """n crops of clips with pairwise unrelated labels; half with a quiet interferer (-25..-8 dB).
+
+    Each crop is the target source of one of the sampler's two-source mixtures (`scorer_sampler`), so clips are
+    placed and drawn exactly as for the separator; its other source is an unrelated interferer.
+    """
     labels: list[str] = []
-    for _ in range(1000 * n):  # bounded: a small corpus may not hold n pairwise unrelated labels
-        label = sampler.labels[rng.choice(len(sampler.labels), p=sampler.label_p)]
-        if not any(related(label, t) for t in labels):
-            labels.append(label)
-        if len(labels) == n:
-            break
-    if len(labels) < n:
-        raise ValueError(f"could not draw {n} pairwise unrelated labels from {len(sampler.labels)}: use a smaller "
-                         "batch_size, or a larger corpus than the debug one")
     audio = []
-    for label in labels:
-        wav = sampler._active_source(label, rng)
-        wav = wav / (np.sqrt(np.mean(wav ** 2)) + 1e-8)
+    for _ in range(50 * n):  # bounded: a small corpus may not hold n pairwise unrelated labels
+        m = sampler.sample(rng, absent=False)
+        if any(related(m.label, t) for t in labels):
+            continue
+        wav = m.sources[0] / (np.sqrt(np.mean(m.sources[0] ** 2)) + 1e-8)
         if rng.random() < 0.5:
-            other = sampler._active_source(sampler._unrelated_label(rng, [label]), rng)
-            other = other / (np.sqrt(np.mean(other ** 2)) + 1e-8)
+            other = m.sources[1] / (np.sqrt(np.mean(m.sources[1] ** 2)) + 1e-8)
             wav = wav + other * 10 ** (rng.uniform(-25, -8) / 20)
         audio.append(wav * 10 ** (rng.uniform(-30, -10) / 20))
-    return np.stack(audio).astype(np.float32), labels
+        labels.append(m.label)
+        if len(labels) == n:
+            return np.stack(audio).astype(np.float32), labels
+    raise ValueError(f"could not draw {n} pairwise unrelated labels from {len(sampler.labels)}: use a smaller "
+                     "batch_size, or a larger corpus than the debug one")
+
+
+def scorer_sampler(corpus: Corpus, split: str, segment_seconds: float) -> MixtureSampler:
+    """Two-source mixtures with the target present: `make_batch` takes clips and interferers from them."""
+    return MixtureSampler(corpus, split, segment_seconds=segment_seconds, num_sources=(2, 2), absent_prob=0.0)
 
 
 @torch.inference_mode()
@@ -69,8 +74,8 @@ def main(cfg: DictConfig) -> None:
     torch.manual_seed(cfg.seed)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     corpus = Corpus.load(to_absolute_path(cfg.data.corpus_dir))
-    train_s = MixtureSampler(corpus, "train", segment_seconds=cfg.segment_seconds)
-    val_s = MixtureSampler(corpus, "val", segment_seconds=cfg.segment_seconds)
+    train_s = scorer_sampler(corpus, "train", cfg.segment_seconds)
+    val_s = scorer_sampler(corpus, "val", cfg.segment_seconds)
     model = build_model("scorer", OmegaConf.to_container(cfg.model, resolve=True))
     encoder = load_text_encoder(model.cfg.text_encoder)
     optim = OneCycle(model.parameters(), cfg.lr, cfg.steps, warmup=0.05)

@@ -8,7 +8,7 @@ target is silent.
 import numpy as np
 import torch
 
-from lasso.spans import ABSENT, PRESENT, UNKNOWN
+from lasso.models import ABSENT, PRESENT, UNKNOWN
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

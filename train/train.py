@@ -21,8 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from lasso import load_validation_set
-from lasso.checkpoint import save_checkpoint
+from lasso import load_validation_set, save_checkpoint
 from lasso.metrics import energy_ratio_db, sdri
 from lasso.models import DEBUG_CONFIGS, LassoNet, build_model, load_text_encoder
 from train.data.augment import AugmentConfig

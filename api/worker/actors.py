@@ -24,7 +24,7 @@ from api.timeutil import utcnow
 from api.views import event_view
 from api.worker import jobs
 from api.worker.broker import SEPARATE_QUEUE, WEBHOOK_QUEUE, enqueue_webhook, get_broker
-from api.worker.context import get_context
+from api.worker.context import ModelUnavailable, get_context
 from api.worker.middleware import Maintenance, SeparatorLoader, WebhookThreads
 from lasso import LassoError
 
@@ -73,19 +73,16 @@ def _progress_logger(job_id: str):
 
 def _run(job, worker_id: str) -> dict:
     """Download the input, separate it, upload the outputs; the job's `result` dict."""
-    from lasso import separate_file
+    from lasso import SeparationOptions, separate_file
 
     ctx = get_context()
     separator = ctx.separator()
     with tempfile.TemporaryDirectory(prefix=f"{job.id}.") as tmp:
         src = ctx.storage.get_file(job.input_key, Path(tmp) / local_input_name(job.input_name))
-        p = dict(job.params)
-        fmt = p.pop("output_format", "wav")
-        prompt = p.pop("prompt")
-        if p.get("spans") is None:
-            p.pop("spans", None)
-        out = separate_file(separator, src, Path(tmp) / "out", prompt, output_format=fmt,
-                            progress=_progress_logger(job.id), **p)
+        fmt = job.params["output_format"]
+        out = separate_file(separator, src, Path(tmp) / "out", job.params["prompt"],
+                            SeparationOptions.from_dict(job.params["options"]),
+                            output_format=fmt, progress=_progress_logger(job.id))
         result = {"format": fmt, "duration": out.duration, "sample_rate": out.sample_rate, "channels": out.channels}
         for name, path in (("target", out.target), ("residual", out.residual), ("target_video", out.target_video),
                            ("residual_video", out.residual_video)):
@@ -116,12 +113,14 @@ def retry_separation(retries: int, exc: BaseException) -> bool:
 
 @dramatiq.actor(actor_name="separation_exhausted", queue_name=WEBHOOK_QUEUE, max_retries=3)
 def separation_exhausted(message: dict, retry_info: dict) -> None:
-    """`on_retry_exhausted` of separate_job: the job FAILS as MODEL_FAILED with its last error."""
+    """`on_retry_exhausted` of separate_job: the job FAILS with its last error, as MODEL_LOAD_FAILED when the worker
+    could not load its model (ModelUnavailable), else MODEL_FAILED."""
     ctx, job_id = get_context(), message["args"][0]
     lines = (message.get("options", {}).get("traceback") or "").strip().splitlines()
     error = lines[-1] if lines else "the separation failed"
+    code = ModelUnavailable.code if ModelUnavailable.__name__ in error else "MODEL_FAILED"
     with ctx.sessions() as s:
-        failed = jobs.fail(s, job_id=job_id, code="MODEL_FAILED", retention=ctx.settings.result_retention,
+        failed = jobs.fail(s, job_id=job_id, code=code, retention=ctx.settings.result_retention,
                            message=f"{error} (after {retry_info.get('retries', 0) + 1} attempts)",
                            statuses=("IN_QUEUE",))  # as its last attempt left it; not if another worker took it
     if failed:

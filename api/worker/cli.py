@@ -15,7 +15,7 @@ from api.worker.broker import QUEUES, SEPARATE_QUEUE, WEBHOOK_QUEUE
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lasso worker", description=__doc__.split("\n\n")[0],
                                 epilog="Environment: LASSO_BROKER_URL, LASSO_DATABASE_URL, LASSO_STORAGE_URL, "
-                                       "LASSO_CHECKPOINT, LASSO_DEVICE (see api/README_API.md).")
+                                       "LASSO_CHECKPOINT, LASSO_DEVICE (see the README's \"Scale-out\").")
     p.add_argument("--processes", "-p", type=int, default=None, help="worker processes (default LASSO_WORKER_PROCESSES"
                                                                     " or 1); each loads the model once")
     p.add_argument("--threads", "-t", type=int, default=None, help="jobs at once per process (default 1); webhooks "

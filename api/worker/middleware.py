@@ -23,7 +23,7 @@ class SeparatorLoader(Middleware):
         try:
             get_context().separator()
             log.info("model loaded (LASSO_CHECKPOINT=%s)", get_context().settings.checkpoint or "default")
-        except Exception:  # jobs will fail with MODEL_LOAD_FAILED, which tells the user more than a dead worker
+        except Exception:  # jobs retry it after a back-off (context.ModelUnavailable); a dead worker would tell less
             log.exception("could not load the model")
 
 

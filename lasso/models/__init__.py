@@ -8,8 +8,12 @@ from lasso.models.builders import DEBUG_CONFIGS, build_model, model_config
 from lasso.models.judge import CandidateJudge
 from lasso.models.lasso_net import LassoNet
 from lasso.models.text_encoder import ENCODERS, TextEncoder, load_text_encoder
+from lasso.spans import ABSENT, PRESENT, UNKNOWN  # the per-frame span states the network reads
 
 __all__ = [
+    "ABSENT",
+    "PRESENT",
+    "UNKNOWN",
     "DEBUG_CONFIGS",
     "ENCODERS",
     "AudioTextScorer",

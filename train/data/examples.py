@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from lasso.audio import load_audio, resample
+from lasso import load_audio, resample
 
 SAMPLE_RATE = 44100
 SECONDS = 8.0
