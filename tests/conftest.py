@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny real corpus (a few files per dataset of ../shared/data) and its validation set."""
+"""Shared fixtures: a tiny real corpus (a few files per dataset of ../shared/data) and its validation set; and the
+session-end check that the suite left no process running (tests/leftovers.py)."""
 
 from pathlib import Path
 
@@ -6,6 +7,7 @@ import pytest
 
 from lasso.data.corpus import Corpus, build_corpus, default_shared_dir
 from lasso.data.validation import write_validation_set
+from tests.leftovers import pytest_configure, pytest_sessionfinish  # noqa: F401  (hooks, found by name)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = default_shared_dir()

@@ -23,13 +23,20 @@ from api.views import event_view
 from api.worker import jobs
 from api.worker.broker import SEPARATE_QUEUE, WEBHOOK_QUEUE, enqueue_webhook, get_broker
 from api.worker.context import get_context
-from api.worker.middleware import Maintenance, SeparatorLoader
+from api.worker.middleware import (
+    Maintenance,
+    OneMessagePerThread,
+    PublishJobChanges,
+    SeparatorLoader,
+    StopWithMaster,
+)
 from lasso import LassoError
 
 log = logging.getLogger("api.worker")
 settings = get_settings()
 broker = get_broker(settings)
-for middleware in (CurrentMessage(), SeparatorLoader(), Maintenance()):
+for middleware in (CurrentMessage(), StopWithMaster(), OneMessagePerThread(), PublishJobChanges(), SeparatorLoader(),
+                   Maintenance()):
     if not any(type(m) is type(middleware) for m in broker.middleware):
         broker.add_middleware(middleware)
 

@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     threads = args.threads or settings.worker_threads
     os.environ.setdefault("LASSO_HOME", str(settings.home))
     dargs = ["api.worker.actors", "--processes", str(processes), "--threads", str(threads), "--queues",
-             *args.queues] + ["-v"] * args.verbose
+             *args.queues, "--worker-shutdown-timeout", str(int(settings.shutdown_grace * 1000))]
+    dargs += ["-v"] * args.verbose
     return dramatiq_main(make_argument_parser().parse_args(dargs))
 
 

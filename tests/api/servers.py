@@ -102,6 +102,31 @@ def children(pid: int) -> list[int]:
     return out
 
 
+def processes_with_env(name: str, value: str) -> dict[int, str]:
+    """{pid: command line} of the live processes started with `name=value` in their environment (children inherit
+    it, so this finds everything a service or a test session started, whatever became of their parents)."""
+    needle = f"{name}={value}".encode()
+    found = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if int(proc.name) == os.getpid() or needle not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # a zombie holds nothing; its parent reaps it
+            found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def wait_gone(name: str, value: str, timeout: float = 15.0) -> dict[int, str]:
+    """Wait for the processes with `name=value` in their environment to exit; those still running after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while (left := processes_with_env(name, value)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
 def postgres_bin() -> Path | None:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if found:
