@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.db import get_sessionmaker
+from api.deps import KeyCache
 from api.errors import ApiError
 from api.routes import blobs, files, health, models, queue
 from api.settings import Settings, get_settings
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.storage = make_storage(settings.storage, signing_key=settings.signing_key(),
                                      s3_endpoint_url=settings.s3_endpoint_url)
     app.state.broker = get_broker(settings)
+    app.state.key_cache = KeyCache(settings.key_cache_ttl)
     for router in (models.router, files.router, queue.router, blobs.router, health.router):
         app.include_router(router)
     app.add_exception_handler(ApiError, on_api_error)

@@ -130,6 +130,23 @@ class Supervised:
             return True
 
 
+def processes_with_env(name: str, value: str) -> dict[int, str]:
+    """{pid: command line} of the live processes started with `name=value` in their environment (children inherit
+    it, so this finds everything a service or a test session started, whatever became of their parents)."""
+    needle = f"{name}={value}".encode()
+    found = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if int(proc.name) == os.getpid() or needle not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # a zombie holds nothing; its parent reaps it
+            found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from api.supervise import free_port, redis_command, wait_for_port
+from api.supervise import free_port, processes_with_env, redis_command, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,23 +100,6 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             out.append(int(stat.parent.name))
     return out
-
-
-def processes_with_env(name: str, value: str) -> dict[int, str]:
-    """{pid: command line} of the live processes started with `name=value` in their environment (children inherit
-    it, so this finds everything a service or a test session started, whatever became of their parents)."""
-    needle = f"{name}={value}".encode()
-    found = {}
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if int(proc.name) == os.getpid() or needle not in (proc / "environ").read_bytes().split(b"\0"):
-                continue
-            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                continue  # a zombie holds nothing; its parent reaps it
-            found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 def wait_gone(name: str, value: str, timeout: float = 15.0) -> dict[int, str]:
