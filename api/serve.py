@@ -35,6 +35,7 @@ def get_parser() -> argparse.ArgumentParser:
                    help="uvicorn processes serving the API on the one port (default LASSO_API_PROCESSES or 2)")
     p.add_argument("--no-worker", action="store_true", help="API only (workers run elsewhere: `lasso worker`)")
     p.add_argument("--no-ui", action="store_true", help="do not mount the Gradio workbench at /ui")
+    p.add_argument("--api-fd", type=int, default=None, help=argparse.SUPPRESS)  # internal: be one API process
     return p
 
 
@@ -69,8 +70,22 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def api_command(fd: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--fd", str(fd), "--log-level",
-            "info", "--no-access-log", "--timeout-graceful-shutdown", f"{API_GRACE:g}"]
+    return [sys.executable, "-m", "api.serve", "--api-fd", str(fd)]
+
+
+def run_api(fd: int) -> int:
+    """One API process, serving on the inherited socket `fd`.
+
+    Not `uvicorn --fd`: it wraps the descriptor as a Unix socket, so TCP_NODELAY is never set on the connections and
+    Nagle's algorithm adds tens of milliseconds to responses.
+    """
+    import uvicorn
+
+    sock = socket.socket(fileno=fd)  # family and type read from the descriptor
+    config = uvicorn.Config("api.main:create_app", factory=True, log_level="info", access_log=False,
+                            timeout_graceful_shutdown=int(API_GRACE))
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
 
 
 class Service:
@@ -110,6 +125,8 @@ class Service:
 
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
+    if args.api_fd is not None:
+        return run_api(args.api_fd)
     home = Path(os.environ.get("LASSO_HOME", ".lasso")).resolve()
     (home / "logs").mkdir(parents=True, exist_ok=True)
     os.environ["LASSO_HOME"] = str(home)

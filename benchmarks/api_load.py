@@ -219,9 +219,13 @@ async def jobs_per_minute(port: int, key: str, args) -> float:
     fid = await upload(http, args.seconds)
     await wait_done(http, await submit(http, fid))  # every worker process has loaded its model by now
     conns = [Http(port, key) for _ in range(4)]
+
+    async def share(c: Http, n: int) -> list[str]:  # one request at a time per connection
+        return [await submit(c, fid) for _ in range(n)]
+
     t0 = time.time()
-    ids = await asyncio.gather(*(submit(conns[i % 4], fid) for i in range(args.jobs)))
-    done = [await wait_done(http, rid) for rid in ids]
+    shares = await asyncio.gather(*(share(c, len(range(i, args.jobs, 4))) for i, c in enumerate(conns)))
+    done = [await wait_done(http, rid) for rid in sum(shares, [])]
     for c in [http, *conns]:
         c.close()
     return args.jobs / (max(ts(s["updated_at"]) for s in done) - t0) * 60

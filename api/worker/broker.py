@@ -51,7 +51,8 @@ class WakingRedisBroker(RedisBroker):
     Dramatiq's Redis consumer polls an empty queue with a back-off growing to the worker timeout (1 s), so an idle
     worker took a new job 160-230 ms (p50) after its submit. Here an idle consumer waits on its queue's channel
     instead (and still polls once per timeout, so a lost publish costs at most that); a busy one looks for its next
-    message at least every 20 ms rather than every second, so a worker that finishes a job takes the next at once.
+    message every few milliseconds rather than up to every second, so a worker that finishes a job takes the next
+    at once (Dramatiq's prefetch of two per thread hid that delay, at the cost of a job waiting in a busy worker).
     """
 
     @property
@@ -69,7 +70,8 @@ class WakingRedisBroker(RedisBroker):
 
 
 class _WakingConsumer(_RedisConsumer):
-    BUSY_MISSES = 2  # back-off exponent while all prefetch slots are taken: 5 ms * 2**2 = 20 ms at most
+    BUSY_POLL_MISSES = 0  # while every prefetch slot is taken, look again every 2.5-5 ms (no I/O: no message
+    # can be fetched until the running one is acknowledged, which this thread does between two calls)
 
     def __init__(self, broker: WakingRedisBroker, queue_name: str, prefetch: int, timeout: int) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)
@@ -92,7 +94,7 @@ class _WakingConsumer(_RedisConsumer):
         except redis.ConnectionError as exc:
             raise ConnectionClosed(exc) from None
         could_fetch = not self.message_cache and self.outstanding_message_count < self.prefetch
-        self.misses = 0 if self.idle else min(self.misses, self.BUSY_MISSES)
+        self.misses = 0 if self.idle else min(self.misses, self.BUSY_POLL_MISSES)
         message = super().__next__()
         self.idle = message is None and could_fetch
         return message
