@@ -1,5 +1,6 @@
-"""Redis pub/sub wake-ups, against a real Redis: an idle Dramatiq consumer waits for the enqueue's notice instead of
-polling, and a job's committed change reaches the API's stream watcher without a database poll."""
+"""How work reaches a worker and news reaches a stream. Against a real Redis: an idle Dramatiq consumer waits for the
+enqueue's notice instead of polling, and a job's committed change reaches the API's stream watcher without a database
+poll. And a worker thread holds one message at a time."""
 
 import asyncio
 import threading
@@ -14,8 +15,6 @@ from api.settings import Settings
 from api.worker.broker import make_broker
 from tests.api.servers import start_redis, stop
 
-pytestmark = pytest.mark.heavy
-
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
@@ -24,6 +23,7 @@ def redis_url(tmp_path_factory):
     stop(proc)
 
 
+@pytest.mark.heavy
 def test_idle_consumer_sleeps_until_a_job_is_sent(redis_url):
     broker = make_broker(Settings(broker_url=redis_url))
     consumer = broker.consume("separate", prefetch=1, timeout=5000)
@@ -51,6 +51,7 @@ def test_idle_consumer_sleeps_until_a_job_is_sent(redis_url):
         broker.close()
 
 
+@pytest.mark.heavy
 def test_committed_job_change_wakes_its_watchers(redis_url, tmp_path):
     from api import crud
 
@@ -81,3 +82,21 @@ def _log_line(sessions) -> None:
     with sessions() as s:
         crud.add_log(s, job_id="req_w", message="started")
         s.commit()
+
+
+def test_a_worker_holds_one_message_per_thread():
+    """Dramatiq prefetches two messages per thread: a job could wait inside a busy worker while another idles."""
+    import dramatiq
+
+    from api.worker.middleware import OneMessagePerThread
+
+    broker = make_broker(Settings(broker_url="stub://"))
+    broker.add_middleware(OneMessagePerThread())
+    worker = dramatiq.Worker(broker, worker_threads=3, worker_timeout=50)
+    worker.start()
+    try:
+        assert {q: c.prefetch for q, c in worker.consumers.items() if not q.endswith(".DQ")} == \
+            {"separate": 3, "webhooks": 3}
+    finally:
+        worker.stop()
+        broker.close()
