@@ -93,24 +93,22 @@ class Service:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.stages: list[tuple[list[Supervised], float]] = []  # (children, grace), in start order
-        self.sock: socket.socket | None = None
+        self.stages: list[tuple[list[Supervised], float, socket.socket | None]] = []  # (children, grace, their socket)
 
-    def start(self, name: str, cmd: list[str], grace: float, *, count: int = 1, **kw) -> list[Supervised]:
+    def start(self, name: str, cmd: list[str], grace: float, *, count: int = 1, sock: socket.socket | None = None,
+              **kw) -> None:
         logs = self.home / "logs"
         group = [Supervised(name if count == 1 else f"{name}-{i + 1}", cmd, log_path=logs / f"{name}.log",
                             pid_path=self.home / f"{name}.pid" if count == 1 else None, **kw).start()
                  for i in range(count)]
-        self.stages.append((group, grace))
-        return group
+        self.stages.append((group, grace, sock))
 
     def stop(self) -> bool:
         """Stop every stage, the last started first; True when a child had to be killed."""
         killed = False
-        for group, grace in reversed(self.stages):
-            if self.sock is not None and any(c.name.startswith("api") for c in group):
-                self.sock.close()  # with the API processes' copies gone, new connections are refused, not queued
-                self.sock = None
+        for group, grace, sock in reversed(self.stages):
+            if sock is not None:
+                sock.close()  # once the children's copies close too, new connections are refused, not left queued
             for child in group:
                 child.terminate()
             killed |= any([child.stop(grace) for child in group])
@@ -118,7 +116,7 @@ class Service:
         return killed
 
     def poll(self) -> None:
-        for group, _ in self.stages:
+        for group, _, _ in self.stages:
             for child in group:
                 child.poll()
 
@@ -156,10 +154,9 @@ def main(argv: list[str] | None = None) -> int:
                    str(args.threads)]
             # Dramatiq's own shutdown waits `shutdown_grace` for running jobs, then for its consumers: allow both
             service.start("worker", cmd, 2 * settings.shutdown_grace + 10, env=dict(os.environ))
-        service.sock = listen(args.host, args.port)
-        fd = service.sock.fileno()
-        service.start("api", api_command(fd), API_GRACE + 10, count=args.api_processes or settings.api_processes,
-                      env=dict(os.environ), pass_fds=(fd,))
+        sock = listen(args.host, args.port)
+        service.start("api", api_command(sock.fileno()), API_GRACE + 10, sock=sock, env=dict(os.environ),
+                      count=args.api_processes or settings.api_processes, pass_fds=(sock.fileno(),))
         base = os.environ["LASSO_PUBLIC_URL"]
         ui = "" if args.no_ui else f"  UI:        {base}/ui\n"
         print(f"AudioLasso is starting\n  API:       {base}/v1\n  docs:      {base}/docs\n{ui}"
