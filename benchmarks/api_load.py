@@ -15,6 +15,7 @@ import asyncio
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -306,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         columns[args.baseline] = measure(base, tmp / "old", args)
     print(f"\n{args.clients} connections, {args.api_processes} API processes for submit/status; one API process for "
           f"the rest; debug model, SQLite, embedded Redis; p50 / p99\n")
+    shutil.rmtree(tmp)  # kept when a measure fails: its services' logs are there
     names = list(columns)
     print("| measure | " + " | ".join(names) + " |\n" + "|---" * (len(names) + 1) + "|")
     for row in columns[names[0]]:
