@@ -80,7 +80,9 @@ def get_sessionmaker(url: str) -> sessionmaker:
                 db_path = make_url(url).database
                 if db_path and db_path != ":memory:":
                     _create_private(Path(db_path))
-                engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+                # a connection per concurrent request (the API's thread pool has 40 threads), plus the worker's
+                engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, pool_size=20,
+                                       max_overflow=40)
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
                 engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

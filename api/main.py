@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import accesslog
 from api.bodylimit import BodyLimit
 from api.db import get_sessionmaker
+from api.deps import KeyCache
 from api.errors import ApiError
 from api.routes import blobs, files, health, models, queue
 from api.settings import Settings, get_settings
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.broker = get_broker(settings)
     app.state.streams = KeySlots("status streams open", "TOO_MANY_STREAMS")
     app.state.fetches = KeySlots("audio_url downloads in progress", "TOO_MANY_FETCHES")
+    app.state.key_cache = KeyCache(settings.key_cache_ttl)
     for router in (models.router, files.router, queue.router, blobs.router, health.router):
         app.include_router(router)
     app.add_middleware(BodyLimit, settings=settings)  # before parsing, before the key check

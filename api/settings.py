@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     max_metadata_bytes: int = 16_384  # JSON size of `metadata`
     max_duration: float = Field(4 * 3600.0, gt=0)  # s of audio per job (the workers' InferenceConfig.max_duration)
     stream_window: float = 600.0  # s, an SSE stream ends with a `timeout` event after this
+    key_cache_ttl: float = 2.0  # s an API process trusts an unmetered key it verified (revocation delay); 0 = off
 
     # per-key quotas (429; api/quotas.py, api/slots.py); unmetered keys have them too
     max_active_jobs: int = Field(8, ge=1)  # IN_QUEUE + IN_PROGRESS jobs of one key
@@ -63,6 +64,8 @@ class Settings(BaseSettings):
     queued_requeue_after: float = 900.0  # s an IN_QUEUE job waits before its message is sent again
     maintenance_interval: float = 30.0  # s between stuck-job reconciliation and retention cleanup passes
     worker_processes: int = 1
+    api_processes: int = Field(2, ge=1)  # uvicorn processes of `lasso serve` sharing its port
+    shutdown_grace: float = 30.0  # s a stopping worker lets its running job finish (else it is retried later)
     worker_threads: int = 1
     broker_heartbeat_timeout_ms: int = 30_000  # Redis broker: unacked messages of silent workers are requeued
 

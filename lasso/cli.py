@@ -2,14 +2,14 @@
 
 `lasso train|evaluate|prepare-data ARGS` is the same as `python -m train|evaluate|train.prepare_data ARGS`
 (Hydra overrides such as `optim.max_steps=2000`), and `lasso serve|worker|keys|app` the same as
-`python -m api.serve|api.worker|api.keys|app`. Those live outside the library (which imports none of them), so they
-are started as processes.
+`python -m api.serve|api.worker|api.keys|app`. Those live outside the library (which imports none of them), so the
+`lasso` process becomes them (exec).
 """
 
 import argparse
 import csv
 import json
-import subprocess
+import os
 import sys
 from pathlib import Path
 
@@ -165,7 +165,8 @@ def run_batch(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in FORWARDED:
-        return subprocess.call([sys.executable, "-m", FORWARDED[argv[0]][0], *argv[1:]])
+        # exec, not a child: signals (a process manager's SIGTERM, Ctrl-C) reach the command itself
+        os.execv(sys.executable, [sys.executable, "-m", FORWARDED[argv[0]][0], *argv[1:]])
     args = get_parser().parse_args(argv)
     try:
         return run_batch(args) if args.command == "separate-batch" else run_separate(args)

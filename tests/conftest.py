@@ -1,9 +1,11 @@
-"""Shared fixtures: a tiny real corpus (a few files per dataset of ../shared/data) and its validation set."""
+"""Shared fixtures: a tiny real corpus (a few files per dataset of ../shared/data) and its validation set; and the
+session-end check that the suite left no process running (tests/leftovers.py)."""
 
 from pathlib import Path
 
 import pytest
 
+from tests.leftovers import pytest_configure, pytest_sessionfinish  # noqa: F401  (hooks, found by name)
 from train.data.corpus import Corpus, build_corpus, default_shared_dir
 from train.data.validation import write_validation_set
 

@@ -1,6 +1,7 @@
 """Submit a separation, then follow it: status (with logs), a Server-Sent-Events stream, the result."""
 
 import asyncio
+import contextlib
 import json
 import math
 import time
@@ -14,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api import crud, quotas, submit
 from api.deps import AudioCaller, SessionDep, SettingsDep, StorageDep, base_url
 from api.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from api.events import JobWatch, redis_url
 from api.schemas import SubmitAudioSeparateRequest
 from api.timeutil import iso
 from api.views import MODEL_ID, request_urls, result_view, status_view
@@ -21,6 +23,7 @@ from api.worker.broker import enqueue_separation
 
 router = APIRouter(tags=["Queue"])
 TERMINAL = ("COMPLETED", "FAILED")
+SAFETY_POLL = 30.0  # s between reads of a followed job when change notices arrive (a lost one costs this)
 
 
 @router.post("/v1/queue/audio/separate", status_code=202)
@@ -94,18 +97,22 @@ def _interval(value: str | None) -> float:
 
 @router.get("/v1/queue/requests/{request_id}/status")
 def get_status(request_id: str, request: Request, key: AudioCaller, session: SessionDep, settings: SettingsDep,
-               logs: str | None = None) -> dict:
+               logs: str | None = None) -> JSONResponse:
     job = _own_job(session, key, request_id)
-    return status_view(job, base_url(request, settings), logs=_flag(logs, "logs"))
+    # a Response, not a dict: FastAPI would validate a dict in its thread pool while the session still holds its
+    # connection, and under load those requests could hold every pooled connection while waiting for a thread
+    return JSONResponse(status_view(job, base_url(request, settings), logs=_flag(logs, "logs")))
 
 
 @router.get("/v1/queue/requests/{request_id}/status/stream")
 def stream_status(request_id: str, request: Request, key: AudioCaller, session: SessionDep,
                   settings: SettingsDep, logs: str | None = None, interval: str | None = None) -> StreamingResponse:
     _own_job(session, key, request_id)  # 404 before the stream starts
+    session.close()  # an open stream holds no database connection (each read below takes one for a moment)
     logs_on, interval_s = _flag(logs, "logs"), _interval(interval)
     slot = request.app.state.streams.take(key.id, settings.max_streams_per_key)  # 429 past the key's cap
     base, sessionmaker, owner = base_url(request, settings), request.app.state.sessionmaker, key.id
+    watch = _job_watch(request, settings)
 
     def snapshot() -> dict | None:
         with sessionmaker() as s:
@@ -114,30 +121,47 @@ def stream_status(request_id: str, request: Request, key: AudioCaller, session: 
 
     async def events() -> AsyncIterator[str]:
         deadline, last = time.monotonic() + settings.stream_window, None
-        while True:
-            try:
-                body = await run_in_threadpool(snapshot)
-            except Exception as exc:  # report on the stream: the 200 is already sent
-                yield _sse("error", {"error": {"code": "INTERNAL_ERROR", "message": str(exc)[:300]}})
-                return
-            if body is None:
-                yield _sse("error", {"error": {"code": "REQUEST_NOT_FOUND", "message": "the request was deleted"}})
-                return
-            if body != last:
-                yield _sse("status", body)
-                last = body
-            if body["status"] in TERMINAL:
-                return
-            if time.monotonic() >= deadline:
-                yield _sse("timeout", {"request_id": request_id, "status": body["status"],
-                                       "message": f"stream window of {settings.stream_window:g} s ended; reconnect"})
-                return
-            yield ": keep-alive\n\n"
-            await asyncio.sleep(interval_s)
+        with watch.watching(request_id) as changed:
+            while True:
+                changed.clear()  # before the read: a change committed after it wakes the wait below
+                try:
+                    body = await run_in_threadpool(snapshot)
+                except Exception as exc:  # report on the stream: the 200 is already sent
+                    yield _sse("error", {"error": {"code": "INTERNAL_ERROR", "message": str(exc)[:300]}})
+                    return
+                if body is None:
+                    yield _sse("error", {"error": {"code": "REQUEST_NOT_FOUND", "message": "the request was deleted"}})
+                    return
+                if body != last:
+                    yield _sse("status", body)
+                    last = body
+                if body["status"] in TERMINAL:
+                    return
+                # with notices, the database is read again on a notice (or every SAFETY_POLL s); without, every
+                # `interval`. A keep-alive comment goes out every `interval` either way.
+                read_at = time.monotonic() + (SAFETY_POLL if watch.live else interval_s)
+                while not changed.is_set() and time.monotonic() < min(read_at, deadline):
+                    yield ": keep-alive\n\n"
+                    wait = min(interval_s, read_at - time.monotonic(), deadline - time.monotonic())
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), max(wait, 0.0))
+                if time.monotonic() >= deadline:
+                    yield _sse("timeout", {"request_id": request_id, "status": body["status"],
+                                           "message": f"stream window of {settings.stream_window:g} s ended; "
+                                                      "reconnect"})
+                    return
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(slot.hold(events()), media_type="text/event-stream", headers=headers,
                              background=BackgroundTask(slot.release))
+
+
+def _job_watch(request: Request, settings) -> JobWatch:
+    """The API process's one subscription to job-change notices (made on the first stream)."""
+    state = request.app.state
+    if getattr(state, "job_watch", None) is None:
+        state.job_watch = JobWatch(redis_url(settings))
+    return state.job_watch
 
 
 def _sse(event: str, data: dict) -> str:
@@ -146,7 +170,7 @@ def _sse(event: str, data: dict) -> str:
 
 @router.get("/v1/queue/requests/{request_id}/result")
 def get_result(request_id: str, request: Request, key: AudioCaller, session: SessionDep, settings: SettingsDep,
-               storage: StorageDep) -> dict:
+               storage: StorageDep) -> JSONResponse:
     job = _own_job(session, key, request_id)
     if job.status == "FAILED":
         raise Conflict(f"the request failed ({job.error_code}): {job.error_message}", code="REQUEST_FAILED",
@@ -157,4 +181,4 @@ def get_result(request_id: str, request: Request, key: AudioCaller, session: Ses
     if job.outputs_deleted:
         raise NotFound("the outputs were deleted after their retention time", code="RESULT_EXPIRED",
                        request_id=job.id)
-    return result_view(job, storage, base_url(request, settings))
+    return JSONResponse(result_view(job, storage, base_url(request, settings)))  # a Response: see get_status

@@ -25,13 +25,21 @@ from api.views import event_view
 from api.worker import jobs
 from api.worker.broker import SEPARATE_QUEUE, WEBHOOK_QUEUE, enqueue_webhook, get_broker
 from api.worker.context import ModelUnavailable, get_context
-from api.worker.middleware import Maintenance, SeparatorLoader, WebhookThreads
+from api.worker.middleware import (
+    Maintenance,
+    OneMessagePerThread,
+    PublishJobChanges,
+    SeparatorLoader,
+    StopWithMaster,
+    WebhookThreads,
+)
 from lasso import LassoError
 
 log = logging.getLogger("api.worker")
 settings = get_settings()
 broker = get_broker(settings)
-for middleware in (SeparatorLoader(), Maintenance(), WebhookThreads()):
+for middleware in (StopWithMaster(), OneMessagePerThread(), PublishJobChanges(), SeparatorLoader(), Maintenance(),
+                   WebhookThreads()):
     if not any(type(m) is type(middleware) for m in broker.middleware):
         broker.add_middleware(middleware)
 

@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     elif WEBHOOK_QUEUE not in queues:
         os.environ["LASSO_WEBHOOK_THREADS"] = "0"  # this worker was asked not to deliver webhooks
     dargs = ["api.worker.actors", "--processes", str(processes), "--threads", str(threads), "--queues",
-             *queues] + ["-v"] * args.verbose
+             *queues, "--worker-shutdown-timeout", str(int(settings.shutdown_grace * 1000))]
+    dargs += ["-v"] * args.verbose
     return dramatiq_main(make_argument_parser().parse_args(dargs))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from api.supervise import free_port, redis_command, wait_for_port
+from api.supervise import free_port, processes_with_env, redis_command, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,6 +100,14 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             out.append(int(stat.parent.name))
     return out
+
+
+def wait_gone(name: str, value: str, timeout: float = 15.0) -> dict[int, str]:
+    """Wait for the processes with `name=value` in their environment to exit; those still running after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while (left := processes_with_env(name, value)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
 
 
 def postgres_bin() -> Path | None:

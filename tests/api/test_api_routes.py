@@ -44,17 +44,26 @@ def test_auth_401_and_scopes_403(client, make_key):
         err(client.get(f"/v1/queue/requests/req_x/{path}", headers=only_files), 403)
 
 
-def test_revoked_key_is_401(client):
+def test_revoked_key_is_401_once_the_key_cache_forgets_it(client):
+    """Verified keys are cached per process for LASSO_KEY_CACHE_TTL; a metered key (its balance matters) is not."""
     from api import crud
     from api.db import session_scope
     from api.settings import get_settings
 
+    client.app.state.key_cache.ttl = 0.5
     with session_scope(get_settings().database) as s:
         key, secret = crud.create_api_key(s, scopes=["models:read"])
-    h = {"Authorization": f"Bearer {secret}"}
+        metered, metered_secret = crud.create_api_key(s, scopes=["models:read"], credits=10)
+    h, hm = {"Authorization": f"Bearer {secret}"}, {"Authorization": f"Bearer {metered_secret}"}
     assert client.get("/v1/models", headers=h).status_code == 200
+    assert client.get("/v1/models", headers=hm).status_code == 200
+    revoked_at = time.monotonic()
     with session_scope(get_settings().database) as s:
-        assert crud.revoke_api_key(s, key_id=key.id)
+        assert crud.revoke_api_key(s, key_id=key.id) and crud.revoke_api_key(s, key_id=metered.id)
+    err(client.get("/v1/models", headers=hm), 401)
+    assert client.get("/v1/models", headers=h).status_code == 200  # served from the cache: no lookup
+    assert time.monotonic() - revoked_at < 0.5
+    time.sleep(0.6)
     err(client.get("/v1/models", headers=h), 401)
 
 
