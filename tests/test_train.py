@@ -141,3 +141,25 @@ def test_scorer_batches_hold_pairwise_unrelated_labels(tiny_corpus_dir):
     assert not any(related(a, b) for a, b in combinations(labels, 2))
     with pytest.raises(ValueError, match="pairwise unrelated"):
         make_batch(sampler, len(sampler.labels) + 1, rng)
+
+
+def test_average_of_snapshots_is_the_mean_of_their_weights(tmp_path):
+    import torch
+
+    from lasso import load_checkpoint, save_checkpoint
+    from lasso.models import build_model
+    from train.average import average
+
+    paths = []
+    for seed in (0, 1):
+        model = build_model("separator", "debug")
+        with torch.no_grad():  # two different snapshots
+            for p in model.parameters():
+                p.add_(torch.randn_like(p, generator=torch.Generator().manual_seed(seed)) * 0.1)
+        paths.append(save_checkpoint(tmp_path / f"s{seed}.pt", model, half=False, meta={"step": seed}))
+    out = average(paths, tmp_path / "avg.pt")
+    (a, _), (b, _), (m, blob) = (load_checkpoint(p) for p in (*paths, out))
+    name = next(k for k, v in m.state_dict().items() if v.is_floating_point() and v.numel() > 1)
+    expected = (a.state_dict()[name] + b.state_dict()[name]) / 2
+    torch.testing.assert_close(m.state_dict()[name], expected, atol=1e-3, rtol=1e-3)  # stored as float16
+    assert not torch.equal(a.state_dict()[name], b.state_dict()[name]) and blob["meta"]["steps"] == [0, 1]
