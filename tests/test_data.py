@@ -209,3 +209,9 @@ def test_extra_manifest_leaves_shared_clips_and_val_set(corpus, tmp_path):
     a = write_validation_set(corpus, tmp_path / "va", n=6, segment_seconds=1.0)
     b = write_validation_set(with_extra, tmp_path / "vb", n=6, segment_seconds=1.0)
     assert all((a / f.name).read_bytes() == f.read_bytes() for f in b.iterdir())
+
+
+def test_licenses_read_by_a_person_override_the_parser(tmp_path):
+    assert license_for(tmp_path, "hedgewars-data", "usr/share/games/hedgewars/Data/Sounds/voices/x/Laugh.ogg") == \
+        "GFDL-1.3 (Files: share/hedgewars/Data/Sounds/*) (Debian hedgewars-data, copyright file)"
+    assert license_for(tmp_path, "fretsonfire-songs-muldjord", "a/b/guitar.ogg").startswith("CC BY-SA 3.0")

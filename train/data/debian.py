@@ -85,9 +85,21 @@ def fetch_package(name: str, work_dir: Path, *, max_mb: float = 200.0) -> Path |
     return target
 
 
+# Licenses read by a person where the copyright file defeats the parser: free-form text (the Frets on Fire song
+# packs; sectoid's file also names the GPL, of the packaging only), or `Files:` paths of the source tree that match
+# installed folders by name (hedgewars: `hedgewars/*`, GPL-2 Pascal sources, would win over the sounds' stanza).
+READ_LICENSES = {
+    "fretsonfire-songs-sectoid": "MIT (the songs, performances and fret files)",
+    "fretsonfire-songs-muldjord": "CC BY-SA 3.0 (songs by El Senator of Muldjord)",
+    "hedgewars-data": "GFDL-1.3 (Files: share/hedgewars/Data/Sounds/*)",
+}
+
+
 def license_for(root: Path, name: str, rel: str) -> str:
     """License of an installed file from the package's machine-readable copyright (last matching `Files:` stanza,
     matched on the file name or a folder name); free-form copyright files fall back to the first license named."""
+    if name in READ_LICENSES:
+        return f"{READ_LICENSES[name]} (Debian {name}, copyright file)"
     text = (root / "usr/share/doc" / name / "copyright").read_text(errors="replace")
     found = f"see /usr/share/doc/{name}/copyright"
     parts = rel.split("/")
