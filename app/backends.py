@@ -59,6 +59,9 @@ class InProcess:
         res = get_separator(self.checkpoint).separate(audio, sr, prompt, options, progress=progress)
         return Outcome(res.target, res.residual, res.prompt, res.spans, res.candidates, res.timings)
 
+    def check_key(self, key: str | None) -> None:
+        """`lasso app` runs on the user's own machine: no key."""
+
     def sign_in(self, request: gr.Request) -> str:
         return ""
 
@@ -83,11 +86,15 @@ class ViaQueue:
             return ""
         return self.local_key_file.read_text().strip()
 
-    def separate(self, path: str, prompt: str, options: SeparationOptions, progress: Callable[[dict], None],
-                 key: str | None, request: gr.Request | None) -> Outcome:
+    def check_key(self, key: str | None) -> None:
+        """A run needs a key before anything else is looked at (the API then checks it)."""
         if not (key or "").strip():
             raise gr.Error("sign in: paste an API key (create one with `lasso keys create`) in the API key box",
                            title=API_ERROR_TITLES["INVALID_API_KEY"], print_exception=False)
+
+    def separate(self, path: str, prompt: str, options: SeparationOptions, progress: Callable[[dict], None],
+                 key: str | None, request: gr.Request | None) -> Outcome:
+        self.check_key(key)
         started = time.perf_counter()
         base = self.api_url or _server_url(request)
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key.strip()}"}, timeout=60) as http:

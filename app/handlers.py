@@ -84,6 +84,7 @@ def run(source: dict | None, prompt: str, acceleration: str, candidates: float, 
         overlap: float, rows: list[list] | None, past: list[dict] | None, key: str | None = None,
         progress: Any = None, request: gr.Request = None, *, backend: InProcess | ViaQueue) -> dict[str, Any]:
     """Separate the current input with the page's prompt, options and spans; add the run to the history."""
+    backend.check_key(key)  # authenticate first: a call without a key learns nothing about the session
     if not source:
         raise gr.Error("add an input first: upload or record audio, upload a video, or click an example",
                        title="No input", print_exception=False)
