@@ -239,7 +239,8 @@ def serving(code: Path, home: Path, *flags: str):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LASSO_")}
     env |= {"LASSO_HOME": str(home), "LASSO_CHECKPOINT": "debug", "LASSO_DEVICE": "cpu", "LASSO_UI": "0",
             "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1",
-            "LASSO_MAX_ACTIVE_JOBS": str(10**6)}  # one key queues every request of the submit benchmark
+            # one key queues every request of the submit benchmark and opens all 200 SSE streams
+            "LASSO_MAX_ACTIVE_JOBS": str(10**6), "LASSO_MAX_STREAMS_PER_KEY": str(10**6)}
     home.mkdir(parents=True)
     parent = os.getpid()
     proc = subprocess.Popen([sys.executable, "-m", "api.serve", "--port", str(port), "--no-ui", *flags], cwd=code,
