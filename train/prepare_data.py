@@ -18,8 +18,9 @@ from train.data.validation import write_validation_set
 
 
 def _path(p: str) -> Path:
-    """Relative config paths mean the working directory, as in `python -m train` and `python -m evaluate`."""
-    return Path(to_absolute_path(p))
+    """Relative config paths mean the working directory, as in `python -m train` and `python -m evaluate`; `~` is
+    the home folder (the shell does not expand it in `key=~/dir` overrides)."""
+    return Path(to_absolute_path(str(Path(p).expanduser())))
 
 
 def summarize(corpus: Corpus) -> str:
