@@ -57,13 +57,21 @@ class Mixture:
     interferer_labels: list[str] = field(default_factory=list)
 
 
+def frame_power(wav: np.ndarray, hop: int) -> np.ndarray:
+    """Mean power of each whole frame of `hop` samples, [len // hop]."""
+    n = len(wav) // hop
+    return np.mean(wav[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1)
+
+
+def _active(power: np.ndarray) -> np.ndarray:
+    db = 10 * np.log10(power + 1e-20)
+    return (db > db.max() + ACTIVITY_REL_DB) & (db > ACTIVITY_ABS_DB)
+
+
 def frame_activity(target: np.ndarray, hop: int) -> np.ndarray:
     """Per-frame activity of a target: frame RMS within 40 dB of its loudest frame and above -70 dBFS."""
-    n = len(target) // hop
-    power = np.mean(target[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1)
-    db = 10 * np.log10(power + 1e-20)
-    active = (db > db.max() + ACTIVITY_REL_DB) & (db > ACTIVITY_ABS_DB)
-    assert active.shape == (n,)
+    active = _active(frame_power(target, hop))
+    assert active.shape == (len(target) // hop,)
     return active
 
 
@@ -162,10 +170,9 @@ class MixtureSampler:
     def _active_power(self, wav: np.ndarray) -> float:
         """Mean power over the frames where the sound is active: how loud it is when it sounds, so a short bark
         and a continuous bed at the same "SNR" sound equally loud to a listener."""
-        n = len(wav) // self.activity_hop
-        frames = wav[: n * self.activity_hop].reshape(n, self.activity_hop).astype(np.float64)
-        active = frame_activity(wav, self.activity_hop)
-        return float(np.mean(frames[active] ** 2)) if active.any() else 1e-12
+        power = frame_power(wav, self.activity_hop)
+        active = _active(power)
+        return float(power[active].mean()) if active.any() else 1e-12
 
     def sample(
         self, rng: np.random.Generator | None = None, *, snr_db: float | None = None, absent: bool | None = None
