@@ -211,7 +211,8 @@ def test_scoring_references(bench):
 def test_evaluate_cli_scores_the_benchmark(bench_dir, tmp_path):
     out = tmp_path / "eval"
     proc = subprocess.run([sys.executable, "-m", "evaluate", "set=real_world", "checkpoint=debug", "limit=2",
-                           f"real_world_dir={bench_dir}", f"out_dir={out}", "progress=false", "device=cpu"],
+                           f"real_world_dir={bench_dir}", f"out_dir={out}", f"hydra.run.dir={tmp_path / 'hydra'}",
+                           "progress=false", "device=cpu"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "| debug | env_pairs | 2 |" in proc.stdout
