@@ -2,6 +2,7 @@
 
     python benchmarks/real_world.py [--checkpoint runs/x/step004000.pt ...] [--threads 2]
     python benchmarks/real_world.py --acceleration fast balanced quality --candidates 1 8 --predict-spans
+    python benchmarks/real_world.py --checkpoint runs/x/step004000.pt --json out/rw.json --plots out/rw_plots
 
 Builds the set once from the corpus's `test` split (`python -m train.prepare_data` makes the corpus) into
 data/real_world, then scores the shipped model (the baseline) and each --checkpoint on it: per kind (environmental
@@ -22,7 +23,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from evaluate.real_world import markdown, score, summarize  # noqa: E402
+from evaluate.plots import plot_real_world_kinds, plot_real_world_prompts  # noqa: E402
+from evaluate.real_world import by_prompt, markdown, score, summarize  # noqa: E402
 from lasso import Separator, load_real_world  # noqa: E402
 from train.data.corpus import Corpus  # noqa: E402
 from train.data.real_world import build_real_world  # noqa: E402
@@ -45,6 +47,8 @@ def get_parser() -> argparse.ArgumentParser:
                    help="reranking_candidates values to score (1-8), each a row per model; default: 1")
     p.add_argument("--predict-spans", action="store_true", help="also score each model with predict_spans=true")
     p.add_argument("--json", default=None, help="also write every row and summary to this JSON file")
+    p.add_argument("--plots", default=None, help="also write PNG plots to this folder: SDRi per kind for every "
+                                                 "model, and per prompted class for each model and kind")
     return p
 
 
@@ -74,6 +78,20 @@ def main(argv: list[str] | None = None) -> None:
     print(markdown(summaries))
     if args.json:
         Path(args.json).write_text(json.dumps({"summaries": summaries, "rows": rows}, indent=1))
+    if args.plots:
+        print("plots:", *write_plots(summaries, rows, Path(args.plots)), sep="\n  ")
+
+
+def write_plots(summaries: dict, rows: dict, out: Path) -> list[Path]:
+    """The per-kind comparison of all models, then one per-prompt chart per model and kind."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [plot_real_world_kinds(summaries, out / "sdri_per_kind.png")]
+    for i, (name, summary) in enumerate(summaries.items()):
+        for kind in summary:
+            if kind != "all":
+                paths.append(plot_real_world_prompts(by_prompt(rows[name], kind), out / f"prompts_{i}_{kind}.png",
+                                                     f"{name}, {kind}: SDRi per prompted class (sources)"))
+    return paths
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from evaluate import real_world
 from evaluate.evaluate import run_evaluation
+from evaluate.plots import plot_real_world_kinds, plot_real_world_prompts
 from evaluate.report import headline_markdown
 from lasso import Separator, load_real_world, load_validation_set
 
@@ -78,8 +79,14 @@ def _real_world(cfg: DictConfig, separator: Separator, out_dir: Path) -> None:
     summary = real_world.summarize(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
-    table = real_world.markdown({str(cfg.checkpoint or "shipped"): summary})
-    (out_dir / "report.md").write_text(f"# Real-world benchmark\n\n{real_world.__doc__}\n{table}\n")
+    name = str(cfg.checkpoint or "shipped")
+    table = real_world.markdown({name: summary})
+    plots = [plot_real_world_kinds({name: summary}, out_dir / "sdri_per_kind.png").name]
+    plots += [plot_real_world_prompts(real_world.by_prompt(rows, kind), out_dir / f"sdri_per_prompt_{kind}.png",
+                                      f"{kind}: SDRi per prompted class (sources)").name
+              for kind in summary if kind != "all"]
+    images = "\n".join(f"![{p}]({p})" for p in plots)
+    (out_dir / "report.md").write_text(f"# Real-world benchmark\n\n{real_world.__doc__}\n{table}\n\n{images}\n")
     print(f"{table}\n\nreport: {out_dir / 'report.md'}")
 
 

@@ -1,4 +1,5 @@
-"""The two evaluation plots: per-class SDRi (model vs its oracle) and SDRi against the input SNR.
+"""Evaluation plots: per-class SDRi (model vs its oracle) and SDRi against the input SNR on the validation set;
+per-kind SDRi of several models and per-prompt SDRi on the real-world benchmark.
 
 `matplotlib.figure.Figure` is used directly instead of pyplot: no global backend or figure state, so plotting
 works headless and inside a long-running process without leaking figures.
@@ -56,3 +57,43 @@ def write_plots(summary: dict[str, Any], out_dir: str | Path) -> dict[str, Path]
     out = Path(out_dir)
     return {"sdri_per_class": plot_class_sdri(summary, out / "sdri_per_class.png"),
             "sdri_vs_snr": plot_sdri_vs_snr(summary, out / "sdri_vs_snr.png")}
+
+
+def plot_real_world_kinds(summaries: dict[str, dict[str, dict[str, float]]], path: str | Path) -> Path:
+    """Grouped bars per benchmark kind, one per model plus the oracle: which model to ship, at a glance."""
+    systems = list(summaries)
+    kinds = [k for k in next(iter(summaries.values()))]
+    x = np.arange(len(kinds))
+    width = 0.8 / (len(systems) + 1)
+    fig = Figure(figsize=(2 + 1.6 * len(kinds), 4), layout="constrained")
+    ax = fig.subplots()
+    for i, name in enumerate(systems):
+        ax.bar(x + i * width, [summaries[name].get(k, {}).get("sdri", np.nan) for k in kinds], width, label=name)
+    oracle = [summaries[systems[0]][k]["irm_sdri"] for k in kinds]
+    ax.bar(x + len(systems) * width, oracle, width, color=_COLORS["oracle_irm"], label="oracle IRM")
+    ax.set_xticks(x + 0.4 - width / 2, kinds)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylabel("SDRi (dB)")
+    ax.set_title("Real-world benchmark: SDRi per kind")
+    ax.grid(axis="y", alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=min(len(systems) + 1, 3), fontsize=8)
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def plot_real_world_prompts(per_prompt: dict[str, dict[str, float]], path: str | Path, title: str) -> Path:
+    """Horizontal bars per prompted class, worst first, with the oracle in gray: the sounds the model cannot find."""
+    labels = sorted(per_prompt, key=lambda p: per_prompt[p]["sdri"], reverse=True)
+    y = np.arange(len(labels))
+    fig = Figure(figsize=(7, 1.5 + 0.22 * max(len(labels), 1)), layout="constrained")
+    ax = fig.subplots()
+    ax.barh(y - 0.2, [per_prompt[p]["irm_sdri"] for p in labels], height=0.4, color=_COLORS["oracle_irm"],
+            label="oracle IRM")
+    ax.barh(y + 0.2, [per_prompt[p]["sdri"] for p in labels], height=0.4, color=_COLORS["model"], label="model")
+    ax.set_yticks(y, [f"{p} ({per_prompt[p]['sources']})" for p in labels], fontsize=7)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("SDRi (dB)")
+    fig.suptitle(title)
+    fig.legend(loc="outside lower center", ncols=2)
+    fig.savefig(path, dpi=110)
+    return Path(path)

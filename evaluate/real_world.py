@@ -66,6 +66,18 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
+def by_prompt(rows: Sequence[dict[str, Any]], kind: str | None = None) -> dict[str, dict[str, float]]:
+    """Per prompted class (each source under its own name): mean model and oracle SDRi and how many sources; where a
+    kind's average hides which sounds the model cannot find."""
+    acc: dict[str, list[tuple[float, float]]] = {}
+    for r in rows:
+        if kind in (None, r["kind"]):
+            for side in ("a", "b"):
+                acc.setdefault(r[f"prompt_{side}"], []).append((r[f"sdri_{side}"], r[f"irm_sdri_{side}"]))
+    return {p: {"sdri": float(np.mean([m for m, _ in v])), "irm_sdri": float(np.mean([o for _, o in v])),
+                "sources": len(v)} for p, v in sorted(acc.items())}
+
+
 def markdown(summaries: dict[str, dict[str, dict[str, float]]]) -> str:
     """One table, a row per (system, kind): `summaries` maps a system name (a checkpoint) to `summarize`'s output."""
     lines = ["| model | kind | items | SDRi a | SDRi b | SDRi (both) | oracle IRM SDRi | mixture SDR | prompt swap |",

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluate.real_world import score_item, summarize, swap_distance_db
+from evaluate.real_world import by_prompt, score_item, summarize, swap_distance_db
 from lasso import KINDS, Separator, load_real_world
 from train.data.augment import AugmentConfig, add_reverb, augment_source, band_limit
 from train.data.corpus import Corpus, build_corpus, default_shared_dir
@@ -217,3 +217,15 @@ def test_evaluate_cli_scores_the_benchmark(bench_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "| debug | env_pairs | 2 |" in proc.stdout
     assert json.loads((out / "results.json").read_text())["summary"]["all"]["items"] == 2
+    report = (out / "report.md").read_text()
+    for png in ("sdri_per_kind.png", "sdri_per_prompt_env_pairs.png"):
+        assert (out / png).stat().st_size > 5000 and f"]({png})" in report
+
+
+def test_by_prompt_pools_both_sides_per_class():
+    rows = [{"kind": "env_pairs", "prompt_a": "dog", "prompt_b": "rain", "sdri_a": 4.0, "sdri_b": 1.0,
+             "irm_sdri_a": 20.0, "irm_sdri_b": 10.0},
+            {"kind": "speech", "prompt_a": "a man speaking", "prompt_b": "dog", "sdri_a": 3.0, "sdri_b": 8.0,
+             "irm_sdri_a": 15.0, "irm_sdri_b": 12.0}]
+    assert by_prompt(rows)["dog"] == {"sdri": 6.0, "irm_sdri": 16.0, "sources": 2}
+    assert set(by_prompt(rows, "env_pairs")) == {"dog", "rain"} and by_prompt(rows, "env_pairs")["dog"]["sources"] == 1
