@@ -26,10 +26,10 @@ class Preset:
 
 
 PRESETS = {
-    "fast": Preset(False, 1, 690, "one pass; 6 s mask windows overlap by 0.5 s instead of 3 s (about 1.6x as fast); "
-                                  "mask applied at 16 kHz, so content above 8 kHz stays in the residual"),
-    "balanced": Preset(True, 1, 375, "one pass; 6 s mask windows overlapping by half; mask mapped onto the input's "
-                                     "own STFT (full bandwidth)"),
+    "fast": Preset(False, 1, 690, "one pass; mask applied at 16 kHz, so content above 8 kHz stays in the residual; "
+                                  "a `global` model's 6 s mask windows overlap by 0.5 s instead of 3 s"),
+    "balanced": Preset(True, 1, 375, "one pass; mask mapped onto the input's own STFT (full bandwidth); a `global` "
+                                     "model's 6 s mask windows overlap by half"),
     "quality": Preset(True, 3, 375, "as balanced, with three passes on STFT grids shifted by a third of a hop and "
                                     "the masks averaged"),
 }
