@@ -29,6 +29,21 @@ def chunk_bounds(num_samples: int, chunk: int, overlap: int) -> list[tuple[int, 
         start += step
 
 
+def aligned_chunking(chunk: int, overlap: int, grid: int) -> tuple[int, int]:
+    """(chunk, overlap) in samples with every chunk start on a multiple of `grid`, the crossfade at most one step.
+
+    Why: a chunk that starts off the model's grid (lasso.inference.chunk_grid) is analysed on shifted frames, a
+    slightly different (equally valid) estimate than one pass gives. With starts on the grid, a network whose frames
+    do not depend on the input's length gives one pass's result everywhere but in the crossfades. The chunk shrinks
+    by less than one grid step; a grid longer than a quarter chunk (odd sample rates) is not used.
+    """
+    if grid <= 1 or 4 * grid > chunk:
+        return chunk, overlap
+    step = max(grid, (chunk - overlap) // grid * grid)
+    overlap = min(overlap, step)  # at most two chunks overlap anywhere, so the fade weights sum to one
+    return step + overlap, overlap
+
+
 def fade_weights(length: int, fade_in: int, fade_out: int) -> np.ndarray:
     """Weight [length]: raised-cosine ramps at each end; overlapping ramps of equal length sum to exactly 1."""
     w = np.ones(length, dtype=np.float32)

@@ -4,6 +4,7 @@ The mask is estimated once at the model's rate (16 kHz, mono mix) and applied at
 channel, so outputs keep the input's sample rate, channels and full bandwidth, and target + residual == input.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,17 @@ PRESETS = {
 
 WINDOW_FRAMES = 750  # 6 s of 8 ms frames: masks are estimated on windows close to the 4 s training segments
 WINDOW_HOP = 375  # 3 s: a fixed grid from the start of the chunk, so chunks starting on it see the same windows
+
+
+def chunk_grid(model: LassoNet, sample_rate: int) -> int:
+    """Samples at `sample_rate` between the places a chunk may start and be analysed exactly as in one pass.
+
+    A `frame` network pools `time_stride` frames, so its grid is that many hops; a `global` one also sees its mask
+    windows, so its grid is a whole number of window hops as well."""
+    cfg = model.cfg
+    frames = cfg.time_stride if model.length_independent else math.lcm(cfg.time_stride, WINDOW_HOP)
+    model_samples = frames * cfg.hop
+    return model_samples * sample_rate // math.gcd(cfg.sample_rate, model_samples * sample_rate)
 
 
 @torch.inference_mode()

@@ -16,10 +16,10 @@ import torch
 
 from lasso.audio import as_channels_first, resample
 from lasso.checkpoint import load_checkpoint
-from lasso.chunking import OverlapAdd, chunk_bounds
+from lasso.chunking import OverlapAdd, aligned_chunking, chunk_bounds
 from lasso.config import InferenceConfig
 from lasso.errors import OptionError, PromptError, TooLongError
-from lasso.inference import PRESETS, apply_mask, estimate_mask, predict_activity
+from lasso.inference import PRESETS, apply_mask, chunk_grid, estimate_mask, predict_activity
 from lasso.models.lasso_net import LassoNet
 from lasso.models.text_encoder import load_text_encoder
 from lasso.options import PROMPT_MAX_CHARS, SeparationOptions
@@ -135,6 +135,7 @@ class Separator:
         chunk = max(1, int(opts.max_chunk_duration * sr))
         # the crossfade can be at most half a chunk, or three chunks would overlap and the weights not sum to one
         overlap = min(int(opts.chunk_overlap * sr), chunk // 2)
+        chunk, overlap = aligned_chunking(chunk, overlap, chunk_grid(self.model, sr))
         bounds = chunk_bounds(source.num_samples, chunk, overlap)
         timings = {"text": time.perf_counter() - t0}
 
@@ -165,8 +166,8 @@ class Separator:
             if squeeze:
                 target, residual = target[0], residual[0]
         return SeparationResult(target, residual, sr, prompt, span_list, candidates, timings,
-                                {**opts.settings(), "chunk_overlap_used": overlap / sr,
-                                 "variant": variant.describe(prompt)})
+                                {**opts.settings(), "chunk_duration_used": chunk / sr,
+                                 "chunk_overlap_used": overlap / sr, "variant": variant.describe(prompt)})
 
     # -- the chunk loop, shared by every option ------------------------------------------------------------------
     def _run(self, source: AudioSource, bounds, overlap: int, text: torch.Tensor, spans: list[Span],

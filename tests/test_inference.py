@@ -145,3 +145,34 @@ def test_frame_norm_makes_the_mask_independent_of_input_length(mixture, norm):
     same = torch.allclose(long[:, :head], short[:, :head], atol=1e-5)
     assert same == (norm == "frame")
     assert model.length_independent == (norm == "frame")
+
+
+@pytest.mark.parametrize("sr", [16000, 44100])
+def test_chunks_of_a_frame_network_start_on_its_grid_and_match_one_pass(sep, mixture, sr):
+    """Chunk starts land on the network's frame-pairing grid, so a `frame` network's chunked result is one pass's
+    result outside the crossfades (a chunk starting off the grid would be analysed on shifted frames)."""
+    import torch
+
+    from lasso.audio import resample
+    from lasso.chunking import aligned_chunking
+    from lasso.config import ModelConfig
+    from lasso.inference import chunk_grid
+    from lasso.models.lasso_net import LassoNet
+
+    torch.manual_seed(0)
+    model = LassoNet(ModelConfig(channels=32, hidden=64, blocks=2, dilation_cycle=2, norm="frame"))
+    frame_sep = Separator(model, sep.text_encoder)
+    audio, native = mixture
+    x = resample(torch.from_numpy(audio.mean(0)), native, sr).numpy()[: 9 * sr]
+    grid = chunk_grid(model, sr)
+    assert grid * 16000 % (sr * model.cfg.hop * model.cfg.time_stride) == 0
+    chunk, overlap = aligned_chunking(int(3.3 * sr), int(0.45 * sr), grid)
+    bounds = chunk_bounds(len(x), chunk, overlap)
+    assert len(bounds) > 2 and all(start % grid == 0 for start, _ in bounds)
+    one = frame_sep.separate(x, sr, "dog barking", max_chunk_duration=30, acceleration="fast").target
+    chunked = frame_sep.separate(x, sr, "dog barking", max_chunk_duration=3.3, chunk_overlap=0.45,
+                                 acceleration="fast").target
+    outside = np.ones(len(x), bool)
+    for start, _ in bounds[1:]:
+        outside[start - sr // 2: start + overlap + sr // 2] = False  # the crossfade and the network's edge context
+    np.testing.assert_allclose(chunked[outside], one[outside], atol=2e-4 * np.abs(one).max())
