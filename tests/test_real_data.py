@@ -16,7 +16,7 @@ import pytest
 
 from evaluate.real_world import by_prompt, score_item, summarize, swap_distance_db
 from lasso import KINDS, Separator, load_real_world
-from train.data.augment import AugmentConfig, add_reverb, augment_source, band_limit
+from train.data.augment import AugmentConfig, add_reverb, augment_source, band_limit, change_speed, lossy_codec
 from train.data.corpus import Corpus, build_corpus, default_shared_dir
 from train.data.labels import related
 from train.data.real_world import build_real_world
@@ -147,10 +147,39 @@ def test_band_limit_removes_highs():
     assert np.sum(spec_y[hi] ** 2) < 1e-3 * np.sum(spec_x[hi] ** 2)
 
 
+def _peak_hz(x: np.ndarray) -> float:
+    return float(np.argmax(np.abs(np.fft.rfft(x))) * SR / len(x))
+
+
+def test_speed_change_moves_pitch_and_keeps_length():
+    tone = np.sin(2 * np.pi * 1000 * np.arange(SR) / SR).astype(np.float32)
+    peaks = set()
+    for seed in range(12):
+        y = change_speed(tone, np.random.default_rng(seed), AugmentConfig(speed=0.06))
+        assert y.shape == tone.shape and y.dtype == np.float32
+        peaks.add(round(_peak_hz(y[: SR // 2])))
+    assert len(peaks) >= 3 and all(940 <= p <= 1060 for p in peaks)  # a few steps within +-6 %
+
+
+def test_codec_drops_what_is_far_below_the_frame_and_keeps_the_rest():
+    rng = np.random.default_rng(3)
+    fade = np.minimum(1.0, np.minimum(np.arange(SR), np.arange(SR)[::-1]) / (0.05 * SR))  # no onset click
+    tone = (fade * np.sin(2 * np.pi * 440 * np.arange(SR) / SR)).astype(np.float32)
+    floor = (0.001 * rng.standard_normal(SR)).astype(np.float32)  # -60 dB under the tone
+    y = lossy_codec(tone + floor, rng, AugmentConfig(codec_floor_db=(30.0, 30.0)))
+    assert y.shape == tone.shape
+
+    def highs(x: np.ndarray) -> float:  # energy well away from the tone: the noise floor
+        return float(np.sum(np.abs(np.fft.rfft(x)[2000:]) ** 2))
+
+    assert highs(y) < 0.05 * highs(floor)  # the floor is dropped
+    assert abs(_db(y, tone)) < 1.0 and abs(_peak_hz(y) - 440) < 2  # the tone survives, quantised
+
+
 def test_augment_keeps_shape_silence_and_can_be_off():
     x = _burst()
     rng = np.random.default_rng(4)
-    on = AugmentConfig(reverb_prob=1, eq_prob=1, bandlimit_prob=1, ride_prob=1)
+    on = AugmentConfig(reverb_prob=1, eq_prob=1, bandlimit_prob=1, ride_prob=1, speed_prob=1, codec_prob=1)
     assert augment_source(np.zeros_like(x), rng, SR, on).any() == False  # noqa: E712
     y = augment_source(x, rng, SR, on)
     assert y.shape == x.shape and y.dtype == np.float32 and np.isfinite(y).all() and not np.allclose(x, y)
