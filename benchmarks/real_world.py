@@ -3,6 +3,7 @@
     python benchmarks/real_world.py [--checkpoint runs/x/step004000.pt ...] [--threads 2]
     python benchmarks/real_world.py --acceleration fast balanced quality --candidates 1 8 --predict-spans
     python benchmarks/real_world.py --checkpoint runs/x/step004000.pt --json out/rw.json --plots out/rw_plots
+    python benchmarks/real_world.py --zero-shot --checkpoint runs/x/step004000.pt   # class names never trained on
 
 Builds the set once from the corpus's `test` split (`python -m train.prepare_data` makes the corpus) into
 data/real_world, then scores the shipped model (the baseline) and each --checkpoint on it: per kind (environmental
@@ -27,7 +28,7 @@ from evaluate.plots import plot_real_world_kinds, plot_real_world_prompts  # noq
 from evaluate.real_world import by_prompt, markdown, score, summarize  # noqa: E402
 from lasso import Separator, load_real_world  # noqa: E402
 from train.data.corpus import Corpus  # noqa: E402
-from train.data.real_world import build_real_world  # noqa: E402
+from train.data.real_world import build_real_world, build_zero_shot  # noqa: E402
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -36,7 +37,11 @@ def get_parser() -> argparse.ArgumentParser:
                    help="a checkpoint to score beside the shipped model (repeatable); 'debug' for a random tiny one")
     p.add_argument("--no-baseline", action="store_true", help="skip the shipped model (when it is being compared "
                                                                "in another run)")
-    p.add_argument("--set-dir", default="data/real_world", help="where the benchmark set lives; built if missing")
+    p.add_argument("--set-dir", default=None, help="where the benchmark set lives; built if missing (default: "
+                                                   "data/real_world, or data/zero_shot with --zero-shot)")
+    p.add_argument("--zero-shot", action="store_true",
+                   help="score the zero-shot diagnostic instead: 0 dB pairs of a sound whose class name training "
+                        "never saw (asked for as source a) and a known everyday sound (source b)")
     p.add_argument("--corpus-dir", default="data/corpus", help="corpus whose test split the set is drawn from")
     p.add_argument("--rebuild", action="store_true", help="draw the set again even if it exists")
     p.add_argument("--kinds", nargs="*", default=None, help="score only these kinds (env_pairs speech music)")
@@ -55,10 +60,10 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = get_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
-    set_dir = Path(args.set_dir)
+    set_dir = Path(args.set_dir or ("data/zero_shot" if args.zero_shot else "data/real_world"))
     if args.rebuild or not (set_dir / "index.csv").exists():
         print(f"building the benchmark set from {args.corpus_dir}'s test split into {set_dir}")
-        build_real_world(Corpus.load(args.corpus_dir), set_dir)
+        (build_zero_shot if args.zero_shot else build_real_world)(Corpus.load(args.corpus_dir), set_dir)
     items = [it for it in load_real_world(set_dir) if args.kinds is None or it.kind in args.kinds]
     systems = ([] if args.no_baseline else [("shipped", None)]) + [(c, c) for c in args.checkpoint]
     summaries, rows = {}, {}

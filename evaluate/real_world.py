@@ -52,7 +52,8 @@ def score(separator: Separator, items: Sequence[BenchmarkItem],
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Per kind (and `all`): means of model SDRi for source a, source b and both, oracle SDRi, mixture SDR, swap."""
     out = {}
-    for kind in (*KINDS, "all"):
+    extra = sorted({r["kind"] for r in rows} - set(KINDS))  # diagnostic sets (the zero-shot pairs)
+    for kind in (*KINDS, *extra, "all"):
         rs = [r for r in rows if kind in ("all", r["kind"])]
         if not rs:
             continue

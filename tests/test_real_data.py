@@ -19,7 +19,7 @@ from lasso import KINDS, Separator, load_real_world
 from train.data.augment import AugmentConfig, add_reverb, augment_source, band_limit, change_speed, lossy_codec
 from train.data.corpus import Corpus, build_corpus, default_shared_dir
 from train.data.labels import related
-from train.data.real_world import build_real_world
+from train.data.real_world import ZERO_SHOT_KIND, build_real_world, build_zero_shot
 from train.data.sources import petz_label, write_source_manifests
 
 SHARED = default_shared_dir()
@@ -216,6 +216,20 @@ def test_benchmark_mixing(bench, corpus):
             assert it.snr_db == 0.0 and not related(it.prompt_a, it.prompt_b)
         else:
             assert -5 <= it.snr_db <= 5 and it.prompt_a.endswith("speaking")
+
+
+def test_zero_shot_pairs_ask_for_names_training_never_saw(corpus, tmp_path):
+    items = load_real_world(build_zero_shot(corpus, tmp_path / "zs", n=4, seconds=2.0))
+    known = {c.label for c in corpus.clips("train")}
+    test_labels = {c.label for c in corpus.clips("test")}
+    assert [it.kind for it in items] == [ZERO_SHOT_KIND] * 4
+    for it in items:
+        assert it.prompt_a in test_labels - known and it.prompt_b in known
+        np.testing.assert_allclose(it.a + it.b, it.mixture, atol=1e-6)
+        assert abs(_db(it.a, it.b)) < 0.01
+    rows = [{"kind": it.kind, "sdri_a": 1.0, "sdri_b": 2.0, "irm_sdri_a": 9.0, "irm_sdri_b": 9.0, "mix_sdr_a": 0.0,
+             "mix_sdr_b": 0.0, "swap_db": -3.0} for it in items]
+    assert list(summarize(rows)) == [ZERO_SHOT_KIND, "all"]  # a diagnostic kind is summarised on its own
 
 
 def test_swap_distance():

@@ -27,6 +27,7 @@ from train.data.labels import related
 from train.data.mixtures import frame_activity, source_family
 
 EVERYDAY_FAMILIES = ("foley", "animals", "ambience", "berklee")
+ZERO_SHOT_KIND = "zero_shot_pairs"
 _SPEECH_SOURCES = ("speechocean762",)  # whole read sentences with known speakers: the speech that looks like use
 _BACKING = "rock band music"
 
@@ -114,13 +115,40 @@ def build_real_world(corpus: Corpus, out_dir: str | Path, *, n_env: int = 160, n
         a = instruments.draw(rng)
         return a, backing.draw(rng, avoid=a.label), float(rng.uniform(-5, 5))
 
+    return _write(corpus, out_dir, {kind: (count, lambda kind=kind: pair(kind))
+                                    for kind, count in zip(KINDS, (n_env, n_speech, n_music), strict=True)}, n, rng)
+
+
+def build_zero_shot(corpus: Corpus, out_dir: str | Path, *, n: int = 80, seconds: float = 5.0,
+                    seed: int = 2027) -> Path:
+    """The zero-shot diagnostic: 0 dB pairs of a sound whose class name training never saw ("pop rocks", "power
+    drill", "eating chips": labels found only in the test split) and an everyday sound whose name it knows.
+
+    Asking for the unseen one (source a) measures how far the text encoder carries the network to new names; the
+    known one (source b) is the same run's reference. Not part of the headline benchmark, where unseen names would
+    measure luck rather than separation."""
+    rng = np.random.default_rng(seed)
+    family = {c.id: source_family(c.source) for c in corpus.all_clips}
+    known = {c.label for c in corpus.clips("train")}
+    unseen = _Pool(corpus, lambda c: c.label not in known and family[c.id] != "speech", "unseen-label")
+    everyday = _Pool(corpus, lambda c: family[c.id] in EVERYDAY_FAMILIES and c.label in known, "everyday")
+
+    def pair() -> tuple[Clip, Clip, float]:
+        a = unseen.draw(rng)
+        return a, everyday.draw(rng, avoid=a.label), 0.0
+
+    return _write(corpus, out_dir, {ZERO_SHOT_KIND: (n, pair)}, int(seconds * corpus.sample_rate), rng)
+
+
+def _write(corpus: Corpus, out_dir: str | Path, plan: dict, n: int, rng: np.random.Generator) -> Path:
+    """Write `count` items per kind of `plan` ({kind: (count, draw)}, draw() -> (clip a, clip b, snr dB))."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    for kind, count in zip(KINDS, (n_env, n_speech, n_music), strict=True):
+    for kind, (count, draw) in plan.items():
         made = 0
         while made < count:
-            ca, cb, snr = pair(kind)
+            ca, cb, snr = draw()
             a, b = _excerpt(corpus, ca, n, rng), _excerpt(corpus, cb, n, rng)
             if a is None or b is None:
                 continue
