@@ -114,18 +114,36 @@ def test_sampler_shapes_and_sum(sampler):
         assert names_label(m.prompt, m.label, m.interferer_labels)
 
 
+def _db(a: float, b: float) -> float:
+    return 10 * math.log10(a / b)
+
+
+def _active_power(x: np.ndarray) -> float:
+    frames = x[: len(x) // 128 * 128].reshape(-1, 128).astype(np.float64)
+    return float(np.mean(frames[frame_activity(x, 128)] ** 2))
+
+
 def test_sampler_realises_snr_on_active_frames(sampler):
     """Loudness is set on active energy: a short bark at 0 dB is as loud as the bed while it sounds."""
     rng = np.random.default_rng(1)
     for snr in (-10.0, -3.0, 0.0, 7.5):
         m = sampler.sample(rng, snr_db=snr)
         rest = m.mixture - m.target
+        assert abs(_db(_active_power(m.target), _active_power(rest)) - snr) < 0.5
 
-        def active_power(x):
-            frames = x[: len(x) // 128 * 128].reshape(-1, 128).astype(np.float64)
-            return np.mean(frames[frame_activity(x, 128)] ** 2)
 
-        assert abs(10 * math.log10(active_power(m.target) / active_power(rest)) - snr) < 0.5
+def test_sampler_mixes_both_loudness_references(corpus):
+    """With active_snr_prob=0.5, some mixtures hit their SNR over the whole segment instead of on active frames."""
+    both = MixtureSampler(corpus, "train", segment_seconds=2.0, num_sources=(2, 2), absent_prob=0.0,
+                          active_snr_prob=0.5, seed=3)
+    rng = np.random.default_rng(5)
+    whole, active = 0, 0
+    for _ in range(40):
+        m = both.sample(rng, snr_db=0.0)
+        rest = m.mixture - m.target
+        whole += abs(_db(np.mean(m.target.astype(np.float64) ** 2), np.mean(rest.astype(np.float64) ** 2))) < 0.05
+        active += abs(_db(_active_power(m.target), _active_power(rest))) < 0.5
+    assert whole >= 8 and active >= 8 and whole + active >= 36
 
 
 def test_absent_queries(sampler):
