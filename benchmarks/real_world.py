@@ -8,8 +8,8 @@
 Builds the set once from the corpus's `test` split (`python -m train.prepare_data` makes the corpus) into
 data/real_world, then scores the shipped model (the baseline) and each --checkpoint on it: per kind (environmental
 pairs at 0 dB, speech over everyday sounds, an instrument over music), SDRi of each source under its own prompt, the
-oracle ideal ratio mask and the unprocessed mixture of the same items, and the prompt-swap distance. This, not the
-validation set, decides whether a checkpoint ships.
+oracle ideal ratio mask and the unprocessed mixture of the same items, and the prompt-swap distance; then SDRi of
+one-shot and of continuous targets. This, not the validation set, decides whether a checkpoint ships.
 """
 
 import argparse
@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from evaluate.plots import plot_real_world_kinds, plot_real_world_prompts  # noqa: E402
-from evaluate.real_world import by_prompt, markdown, score, summarize  # noqa: E402
+from evaluate.real_world import by_prompt, density_markdown, markdown, score, summarize  # noqa: E402
 from lasso import Separator, load_real_world  # noqa: E402
 from train.data.corpus import Corpus  # noqa: E402
 from train.data.real_world import build_real_world, build_zero_shot  # noqa: E402
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
             summaries[name] = summarize(rows[name])
             print(f"{name}: {len(items)} items x 2 prompts in {time.perf_counter() - start:.0f} s")
     print(markdown(summaries))
+    print(f"\nSDRi of one-shot and continuous targets:\n{density_markdown(rows)}")
     if args.json:
         Path(args.json).write_text(json.dumps({"summaries": summaries, "rows": rows}, indent=1))
     if args.plots:

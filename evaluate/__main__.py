@@ -86,7 +86,9 @@ def _real_world(cfg: DictConfig, separator: Separator, out_dir: Path) -> None:
                                       f"{kind}: SDRi per prompted class (sources)").name
               for kind in summary if kind != "all"]
     images = "\n".join(f"![{p}]({p})" for p in plots)
-    (out_dir / "report.md").write_text(f"# Real-world benchmark\n\n{real_world.__doc__}\n{table}\n\n{images}\n")
+    density = real_world.density_markdown({name: rows})
+    (out_dir / "report.md").write_text(f"# Real-world benchmark\n\n{real_world.__doc__}\n{table}\n\n"
+                                       f"## One-shot and continuous targets\n\n{density}\n\n{images}\n")
     print(f"{table}\n\nreport: {out_dir / 'report.md'}")
 
 

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from lasso import KINDS, BenchmarkItem, Separator
-from lasso.metrics import oracle_irm, sdri, snr_sdr
+from lasso.metrics import frame_activity, oracle_irm, sdri, snr_sdr
 
 _EPS = 1e-12
+ONE_SHOT_SHARE = 0.4  # a source active in less than this share of its excerpt's frames counts as a one-shot
 
 
 def swap_distance_db(est_a: np.ndarray, est_b: np.ndarray, mixture: np.ndarray) -> float:
@@ -40,6 +41,7 @@ def score_item(separator: Separator, item: BenchmarkItem, **options: Any) -> dic
         row[f"sdri_{side}"] = sdri(ref, est[side], item.mixture)
         row[f"irm_sdri_{side}"] = sdri(ref, irm, item.mixture)
         row[f"mix_sdr_{side}"] = snr_sdr(ref, item.mixture)
+        row[f"active_{side}"] = float(frame_activity(ref, model.cfg.hop).mean())
     row["swap_db"] = swap_distance_db(est["a"], est["b"], item.mixture)
     return row
 
@@ -77,6 +79,32 @@ def by_prompt(rows: Sequence[dict[str, Any]], kind: str | None = None) -> dict[s
                 acc.setdefault(r[f"prompt_{side}"], []).append((r[f"sdri_{side}"], r[f"irm_sdri_{side}"]))
     return {p: {"sdri": float(np.mean([m for m, _ in v])), "irm_sdri": float(np.mean([o for _, o in v])),
                 "sources": len(v)} for p, v in sorted(acc.items())}
+
+
+def by_density(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per kind: mean SDRi of sources asked for when they are one-shots (active in under 40 % of the excerpt) and
+    when they are continuous, each split by what the other source is. A kind's mean hides that a model can be good
+    at beds and poor at barks, or the other way round."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for r in rows:
+        if "active_a" not in r:
+            continue
+        for side, other in (("a", "b"), ("b", "a")):
+            shape = "one-shot" if r[f"active_{side}"] < ONE_SHOT_SHARE else "continuous"
+            under = "one-shot" if r[f"active_{other}"] < ONE_SHOT_SHARE else "continuous"
+            out.setdefault(r["kind"], {}).setdefault(f"{shape} over {under}", []).append(r[f"sdri_{side}"])
+    return {kind: {k: {"sdri": float(np.mean(v)), "sources": len(v)} for k, v in sorted(groups.items())}
+            for kind, groups in out.items()}
+
+
+def density_markdown(rows_by_system: dict[str, Sequence[dict[str, Any]]]) -> str:
+    """One table: per system and kind, SDRi of one-shot and continuous targets (see `by_density`)."""
+    lines = ["| model | kind | asked for | sources | SDRi |", "| --- | --- | --- | --- | --- |"]
+    for name, rows in rows_by_system.items():
+        for kind, groups in by_density(rows).items():
+            for group, s in groups.items():
+                lines.append(f"| {name} | {kind} | {group} | {s['sources']} | {s['sdri']:.2f} |")
+    return "\n".join(lines)
 
 
 def markdown(summaries: dict[str, dict[str, dict[str, float]]]) -> str:

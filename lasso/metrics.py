@@ -14,7 +14,11 @@ from types import ModuleType
 import numpy as np
 import torch
 
-__all__ = ["energy_ratio_db", "frame_f1", "museval_sdr", "oracle_irm", "sdri", "si_sdr", "snr_sdr"]
+__all__ = ["energy_ratio_db", "frame_activity", "frame_f1", "frame_power", "museval_sdr", "oracle_irm", "sdri",
+           "si_sdr", "snr_sdr"]
+
+ACTIVITY_REL_DB = -40.0  # a frame is "active" above this level relative to the sound's loudest frame ...
+ACTIVITY_ABS_DB = -70.0  # ... and above this absolute level (dBFS)
 
 _AUDIOSEP_EPS = 1e-8  # AudioSep clips both mean powers at 1e-8, which bounds a perfect estimate's score
 _EPS = 1e-12
@@ -105,6 +109,24 @@ def oracle_irm(target: np.ndarray, mixture: np.ndarray, stft: Callable[[torch.Te
     out = est.detach().cpu().numpy().astype(np.float32)
     assert out.shape == (length,)
     return out
+
+
+def frame_power(wav: np.ndarray, hop: int) -> np.ndarray:
+    """Mean power of each whole frame of `hop` samples, [len // hop]."""
+    n = len(wav) // hop
+    return np.mean(wav[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1)
+
+
+def active_frames(power: np.ndarray) -> np.ndarray:
+    """Which frames of a `frame_power` curve are active: within 40 dB of the loudest and above -70 dBFS."""
+    db = 10 * np.log10(power + 1e-20)
+    return (db > db.max() + ACTIVITY_REL_DB) & (db > ACTIVITY_ABS_DB)
+
+
+def frame_activity(wav: np.ndarray, hop: int) -> np.ndarray:
+    """Per-frame activity [len // hop] of one sound: the ground truth of span prediction, the labels span prompts
+    are trained on, and what tells a one-shot (active a small share of the time) from a continuous sound."""
+    return active_frames(frame_power(wav, hop))
 
 
 def frame_f1(pred: np.ndarray, true: np.ndarray) -> float:

@@ -7,10 +7,11 @@ import pytest
 import soundfile as sf
 
 from lasso import load_validation_set
+from lasso.metrics import frame_activity
 from train.data.corpus import Corpus, build_corpus, default_shared_dir, recording_id
 from train.data.debian import drum_label, license_for
 from train.data.labels import clean_label, related
-from train.data.mixtures import MixtureDataset, MixtureSampler, frame_activity
+from train.data.mixtures import MixtureDataset, MixtureSampler
 from train.data.prompts import aliases, make_prompt
 from train.data.validation import write_validation_set
 

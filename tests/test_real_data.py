@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluate.real_world import by_prompt, score_item, summarize, swap_distance_db
+from evaluate.real_world import by_density, by_prompt, score_item, summarize, swap_distance_db
 from lasso import KINDS, Separator, load_real_world
 from train.data.augment import AugmentConfig, add_reverb, augment_source, band_limit, change_speed, lossy_codec
 from train.data.corpus import Corpus, build_corpus, default_shared_dir
@@ -246,8 +246,12 @@ def test_scoring_references(bench):
         assert row["irm_sdri_a"] > 3 and row["irm_sdri_b"] > 3  # the oracle mask separates them
         assert abs(row["mix_sdr_a"]) < 0.01  # 0 dB pairs: the mixture's SDR is 0
         assert np.isfinite([row["sdri_a"], row["sdri_b"], row["swap_db"]]).all()
+        assert 0 < row["active_a"] <= 1 and 0 < row["active_b"] <= 1
     summary = summarize(rows)
     assert set(summary) == {"env_pairs", "all"} and summary["all"]["items"] == 3
+    groups = by_density(rows)["env_pairs"]
+    assert sum(g["sources"] for g in groups.values()) == 6
+    assert set(groups) <= {f"{a} over {b}" for a in ("one-shot", "continuous") for b in ("one-shot", "continuous")}
     assert set(KINDS) >= set(summary) - {"all"}
 
 
@@ -261,6 +265,7 @@ def test_evaluate_cli_scores_the_benchmark(bench_dir, tmp_path):
     assert "| debug | env_pairs | 2 |" in proc.stdout
     assert json.loads((out / "results.json").read_text())["summary"]["all"]["items"] == 2
     report = (out / "report.md").read_text()
+    assert "| debug | env_pairs | " in report.split("## One-shot and continuous targets")[1]
     for png in ("sdri_per_kind.png", "sdri_per_prompt_env_pairs.png"):
         assert (out / png).stat().st_size > 5000 and f"]({png})" in report
 

@@ -12,13 +12,12 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from lasso.metrics import active_frames, frame_activity, frame_power
 from train.data.augment import AugmentConfig, augment_source
 from train.data.corpus import Clip, Corpus
 from train.data.labels import related
 from train.data.prompts import GENERIC_CONTEXTS, make_prompt
 
-ACTIVITY_REL_DB = -40.0  # a frame is "active" above this level relative to the target's loudest frame ...
-ACTIVITY_ABS_DB = -70.0  # ... and above this absolute level (dBFS)
 _INTERFERER_GAIN_DB = (-6.0, 6.0)  # spread of interferer levels before the target is set by SNR
 _PEAK_RANGE = (0.1, 0.95)  # final mixture peak, so the model sees quiet and loud inputs
 
@@ -58,26 +57,8 @@ class Mixture:
     interferer_labels: list[str] = field(default_factory=list)
 
 
-def frame_power(wav: np.ndarray, hop: int) -> np.ndarray:
-    """Mean power of each whole frame of `hop` samples, [len // hop]."""
-    n = len(wav) // hop
-    return np.mean(wav[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1)
-
-
-def _active(power: np.ndarray) -> np.ndarray:
-    db = 10 * np.log10(power + 1e-20)
-    return (db > db.max() + ACTIVITY_REL_DB) & (db > ACTIVITY_ABS_DB)
-
-
 def _mean_power(wav: np.ndarray) -> float:
     return float(np.mean(wav.astype(np.float64) ** 2))
-
-
-def frame_activity(target: np.ndarray, hop: int) -> np.ndarray:
-    """Per-frame activity of a target: frame RMS within 40 dB of its loudest frame and above -70 dBFS."""
-    active = _active(frame_power(target, hop))
-    assert active.shape == (len(target) // hop,)
-    return active
 
 
 class MixtureSampler:
@@ -181,7 +162,7 @@ class MixtureSampler:
         """Mean power over the frames where the sound is active: how loud it is when it sounds, so a short bark
         and a continuous bed at the same "SNR" sound equally loud to a listener."""
         power = frame_power(wav, self.activity_hop)
-        active = _active(power)
+        active = active_frames(power)
         return float(power[active].mean()) if active.any() else 1e-12
 
     def sample(

@@ -22,9 +22,10 @@ import soundfile as sf
 
 from lasso import KINDS
 from lasso.benchmark_set import INDEX_FIELDS
+from lasso.metrics import frame_activity
 from train.data.corpus import Clip, Corpus
 from train.data.labels import related
-from train.data.mixtures import frame_activity, source_family
+from train.data.mixtures import source_family
 
 EVERYDAY_FAMILIES = ("foley", "animals", "ambience", "berklee")
 ZERO_SHOT_KIND = "zero_shot_pairs"
