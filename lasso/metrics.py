@@ -14,8 +14,8 @@ from types import ModuleType
 import numpy as np
 import torch
 
-__all__ = ["energy_ratio_db", "frame_activity", "frame_f1", "frame_power", "museval_sdr", "oracle_irm", "sdri",
-           "si_sdr", "snr_sdr"]
+__all__ = ["active_frames", "energy_ratio_db", "frame_activity", "frame_f1", "frame_power", "museval_sdr", "oracle_irm",
+           "sdri", "si_sdr", "snr_sdr"]
 
 ACTIVITY_REL_DB = -40.0  # a frame is "active" above this level relative to the sound's loudest frame ...
 ACTIVITY_ABS_DB = -70.0  # ... and above this absolute level (dBFS)
