@@ -24,8 +24,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from evaluate.plots import plot_real_world_kinds, plot_real_world_prompts  # noqa: E402
-from evaluate.real_world import by_prompt, density_markdown, markdown, score, summarize  # noqa: E402
+from evaluate.plots import write_real_world_plots  # noqa: E402
+from evaluate.real_world import density_markdown, markdown, score, summarize  # noqa: E402
 from lasso import Separator, load_real_world  # noqa: E402
 from train.data.corpus import Corpus  # noqa: E402
 from train.data.real_world import build_real_world, build_zero_shot  # noqa: E402
@@ -85,19 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         Path(args.json).write_text(json.dumps({"summaries": summaries, "rows": rows}, indent=1))
     if args.plots:
-        print("plots:", *write_plots(summaries, rows, Path(args.plots)), sep="\n  ")
-
-
-def write_plots(summaries: dict, rows: dict, out: Path) -> list[Path]:
-    """The per-kind comparison of all models, then one per-prompt chart per model and kind."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [plot_real_world_kinds(summaries, out / "sdri_per_kind.png")]
-    for i, (name, summary) in enumerate(summaries.items()):
-        for kind in summary:
-            if kind != "all":
-                paths.append(plot_real_world_prompts(by_prompt(rows[name], kind), out / f"prompts_{i}_{kind}.png",
-                                                     f"{name}, {kind}: SDRi per prompted class (sources)"))
-    return paths
+        print("plots:", *write_real_world_plots(summaries, rows, args.plots), sep="\n  ")
 
 
 if __name__ == "__main__":

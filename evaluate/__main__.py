@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from evaluate import real_world
 from evaluate.evaluate import run_evaluation
-from evaluate.plots import plot_real_world_kinds, plot_real_world_prompts
+from evaluate.plots import write_real_world_plots
 from evaluate.report import headline_markdown
 from lasso import Separator, load_real_world, load_validation_set
 
@@ -81,10 +81,7 @@ def _real_world(cfg: DictConfig, separator: Separator, out_dir: Path) -> None:
     (out_dir / "results.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
     name = str(cfg.checkpoint or "shipped")
     table = real_world.markdown({name: summary})
-    plots = [plot_real_world_kinds({name: summary}, out_dir / "sdri_per_kind.png").name]
-    plots += [plot_real_world_prompts(real_world.by_prompt(rows, kind), out_dir / f"sdri_per_prompt_{kind}.png",
-                                      f"{kind}: SDRi per prompted class (sources)").name
-              for kind in summary if kind != "all"]
+    plots = [p.name for p in write_real_world_plots({name: summary}, {name: rows}, out_dir)]
     images = "\n".join(f"![{p}]({p})" for p in plots)
     density = real_world.density_markdown({name: rows})
     (out_dir / "report.md").write_text(f"# Real-world benchmark\n\n{real_world.__doc__}\n{table}\n\n"

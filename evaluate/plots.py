@@ -62,7 +62,7 @@ def write_plots(summary: dict[str, Any], out_dir: str | Path) -> dict[str, Path]
 def plot_real_world_kinds(summaries: dict[str, dict[str, dict[str, float]]], path: str | Path) -> Path:
     """Grouped bars per benchmark kind, one per model plus the oracle: which model to ship, at a glance."""
     systems = list(summaries)
-    kinds = [k for k in next(iter(summaries.values()))]
+    kinds = list(next(iter(summaries.values())))
     x = np.arange(len(kinds))
     width = 0.8 / (len(systems) + 1)
     fig = Figure(figsize=(2 + 1.6 * len(kinds), 4), layout="constrained")
@@ -97,3 +97,21 @@ def plot_real_world_prompts(per_prompt: dict[str, dict[str, float]], path: str |
     fig.legend(loc="outside lower center", ncols=2)
     fig.savefig(path, dpi=110)
     return Path(path)
+
+
+def write_real_world_plots(summaries: dict[str, dict[str, dict[str, float]]], rows: dict[str, list[dict[str, Any]]],
+                           out_dir: str | Path) -> list[Path]:
+    """The per-kind comparison of all models, then a per-prompt chart per model and kind (numbered when several)."""
+    from evaluate.real_world import by_prompt  # the scoring module, imported only where charts are drawn
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [plot_real_world_kinds(summaries, out / "sdri_per_kind.png")]
+    for i, (name, summary) in enumerate(summaries.items()):
+        tag = f"{i}_" if len(summaries) > 1 else ""
+        for kind in summary:
+            if kind != "all":
+                path = out / f"sdri_per_prompt_{tag}{kind}.png"
+                paths.append(plot_real_world_prompts(by_prompt(rows[name], kind), path,
+                                                     f"{name}, {kind}: SDRi per prompted class (sources)"))
+    return paths
