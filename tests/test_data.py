@@ -11,7 +11,7 @@ from lasso.metrics import frame_activity
 from train.data.corpus import Corpus, build_corpus, default_shared_dir, recording_id
 from train.data.debian import drum_label, license_for
 from train.data.labels import clean_label, related
-from train.data.mixtures import MixtureDataset, MixtureSampler
+from train.data.mixtures import DEFAULT_FAMILY_WEIGHTS, MixtureDataset, MixtureSampler, source_family
 from train.data.prompts import aliases, make_prompt
 from train.data.validation import write_validation_set
 
@@ -145,6 +145,19 @@ def test_sampler_mixes_both_loudness_references(corpus):
         whole += abs(_db(np.mean(m.target.astype(np.float64) ** 2), np.mean(rest.astype(np.float64) ** 2))) < 0.05
         active += abs(_db(_active_power(m.target), _active_power(rest))) < 0.5
     assert whole >= 8 and active >= 8 and whole + active >= 36
+
+
+def test_family_weights_steer_the_draw(corpus):
+    """A researcher re-weighting families (data.family_weights) gets only the families given weight, and a typo in
+    a family name fails loudly instead of training on the defaults."""
+    only_speech = {family: 0.0 for family in DEFAULT_FAMILY_WEIGHTS} | {"speech": 1.0}
+    sampler = MixtureSampler(corpus, "train", segment_seconds=2.0, family_weights=only_speech)
+    drawn = {source_family(sampler.by_label[lb][0].source) for lb, p in zip(sampler.labels, sampler.label_p, strict=True) if p > 0}
+    assert drawn == {"speech"}
+    with pytest.raises(ValueError, match="unknown source families"):
+        MixtureSampler(corpus, "train", family_weights={"foly": 0.5})
+    with pytest.raises(ValueError, match="no weight"):
+        MixtureSampler(corpus, "train", family_weights=dict.fromkeys(DEFAULT_FAMILY_WEIGHTS, 0.0))
 
 
 def test_absent_queries(sampler):

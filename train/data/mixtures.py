@@ -96,10 +96,16 @@ class MixtureSampler:
         # digits must not drown the rest, and neither may Berklee's ~1,000 one-off labels drown speech and music.
         self.labels = sorted(by_label)
         self.by_label = by_label
+        unknown = set(family_weights or {}) - set(DEFAULT_FAMILY_WEIGHTS)
+        if unknown:
+            raise ValueError(f"unknown source families {sorted(unknown)}; known: {sorted(DEFAULT_FAMILY_WEIGHTS)}")
         weights = {**DEFAULT_FAMILY_WEIGHTS, **(family_weights or {})}
         family_of = {label: source_family(clips[0].source) for label, clips in by_label.items()}
         per_family = {f: sum(1 for v in family_of.values() if v == f) for f in set(family_of.values())}
         p = np.array([weights.get(family_of[lb], 0.0) / per_family[family_of[lb]] for lb in self.labels])
+        if p.sum() <= 0:
+            raise ValueError(f"family_weights {weights} give no weight to any family of split {split!r}: "
+                             f"{sorted(per_family)}")
         self.label_p = p / p.sum()
         # Real recordings have beds under their events (rain, crowds, traffic): with `texture_prob` one interferer
         # is an ambience, drawn uniformly among the ambience labels of the split.
