@@ -152,7 +152,8 @@ def test_family_weights_steer_the_draw(corpus):
     a family name fails loudly instead of training on the defaults."""
     only_speech = {family: 0.0 for family in DEFAULT_FAMILY_WEIGHTS} | {"speech": 1.0}
     sampler = MixtureSampler(corpus, "train", segment_seconds=2.0, family_weights=only_speech)
-    drawn = {source_family(sampler.by_label[lb][0].source) for lb, p in zip(sampler.labels, sampler.label_p, strict=True) if p > 0}
+    weighted = [lb for lb, p in zip(sampler.labels, sampler.label_p, strict=True) if p > 0]
+    drawn = {source_family(sampler.by_label[lb][0].source) for lb in weighted}
     assert drawn == {"speech"}
     with pytest.raises(ValueError, match="unknown source families"):
         MixtureSampler(corpus, "train", family_weights={"foly": 0.5})
