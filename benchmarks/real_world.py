@@ -4,6 +4,7 @@
     python benchmarks/real_world.py --acceleration fast balanced quality --candidates 1 8 --predict-spans
     python benchmarks/real_world.py --checkpoint runs/x/step004000.pt --json out/rw.json --plots out/rw_plots
     python benchmarks/real_world.py --zero-shot --checkpoint runs/x/step004000.pt   # class names never trained on
+    python benchmarks/real_world.py --candidates 1 8 --judge lasso/weights/lasso-judge.pt --judge runs/judge/judge.pt
 
 Builds the set once from the corpus's `test` split (`python -m train.prepare_data` makes the corpus) into
 data/real_world, then scores the shipped model (the baseline) and each --checkpoint on it: per kind (environmental
@@ -50,6 +51,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="presets to score, each a row per model; default: balanced")
     p.add_argument("--candidates", nargs="*", type=int, default=[1],
                    help="reranking_candidates values to score (1-8), each a row per model; default: 1")
+    p.add_argument("--judge", action="append", default=[],
+                   help="candidate judge file to rerank with when a --candidates value is above 1 (repeatable, each "
+                        "a row per model; default: the shipped lasso/weights/lasso-judge.pt)")
     p.add_argument("--predict-spans", action="store_true", help="also score each model with predict_spans=true")
     p.add_argument("--json", default=None, help="also write every row and summary to this JSON file")
     p.add_argument("--plots", default=None, help="also write PNG plots to this folder: SDRi per kind for every "
@@ -71,9 +75,16 @@ def main(argv: list[str] | None = None) -> None:
                 for a in args.acceleration for k in args.candidates]
     if args.predict_spans:
         variants += [({**opts, "predict_spans": True}, f"{label}, predicted spans") for opts, label in variants]
+    judges = args.judge or [None]
+    if len(judges) > 1:  # the judge only matters where candidates are reranked
+        variants = [(opts, label) for opts, label in variants if opts["reranking_candidates"] == 1] + [
+            ({**opts, "judge": j}, f"{label}, judge {j}") for opts, label in variants
+            if opts["reranking_candidates"] > 1 for j in judges]
     for system, path in systems:
-        separator = Separator.from_pretrained(path, device="cpu")
-        for options, label in variants:
+        separators = {j: Separator.from_pretrained(path, device="cpu", reranker=j) for j in judges}
+        for variant, label in variants:
+            options = {k: v for k, v in variant.items() if k != "judge"}
+            separator = separators[variant.get("judge", judges[0])]
             name = system if len(variants) == 1 else f"{system} ({label})"
             start = time.perf_counter()
             rows[name] = score(separator, items, progress=lambda xs, n=name: tqdm(xs, desc=n, unit="item"),
