@@ -71,20 +71,18 @@ def main(argv: list[str] | None = None) -> None:
     items = [it for it in load_real_world(set_dir) if args.kinds is None or it.kind in args.kinds]
     systems = ([] if args.no_baseline else [("shipped", None)]) + [(c, c) for c in args.checkpoint]
     summaries, rows = {}, {}
-    variants = [({"acceleration": a, "reranking_candidates": k}, f"{a}, k={k}")
-                for a in args.acceleration for k in args.candidates]
+    judges = args.judge or [None]  # None: the shipped judge; a judge only matters where candidates are reranked
+    variants = [({"acceleration": a, "reranking_candidates": k}, j,
+                 f"{a}, k={k}" + (f", judge {j}" if len(judges) > 1 and k > 1 else ""))
+                for a in args.acceleration for k in args.candidates for j in (judges if k > 1 else [None])]
     if args.predict_spans:
-        variants += [({**opts, "predict_spans": True}, f"{label}, predicted spans") for opts, label in variants]
-    judges = args.judge or [None]
-    if len(judges) > 1:  # the judge only matters where candidates are reranked
-        variants = [(opts, label) for opts, label in variants if opts["reranking_candidates"] == 1] + [
-            ({**opts, "judge": j}, f"{label}, judge {j}") for opts, label in variants
-            if opts["reranking_candidates"] > 1 for j in judges]
+        variants += [({**opts, "predict_spans": True}, j, f"{label}, predicted spans") for opts, j, label in variants]
     for system, path in systems:
-        separators = {j: Separator.from_pretrained(path, device="cpu", reranker=j) for j in judges}
-        for variant, label in variants:
-            options = {k: v for k, v in variant.items() if k != "judge"}
-            separator = separators[variant.get("judge", judges[0])]
+        base = Separator.from_pretrained(path, device="cpu")
+        separators = {None: base} | {j: Separator(base.model, base.text_encoder, checkpoint_meta=base.checkpoint_meta,
+                                                  reranker=j) for j in args.judge}  # one model, a judge each
+        for options, judge, label in variants:
+            separator = separators[judge]
             name = system if len(variants) == 1 else f"{system} ({label})"
             start = time.perf_counter()
             rows[name] = score(separator, items, progress=lambda xs, n=name: tqdm(xs, desc=n, unit="item"),

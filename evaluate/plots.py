@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from evaluate.real_world import by_prompt
+
 _COLORS = {"model": "tab:blue", "oracle_irm": "tab:gray"}
 
 
@@ -102,8 +104,6 @@ def plot_real_world_prompts(per_prompt: dict[str, dict[str, float]], path: str |
 def write_real_world_plots(summaries: dict[str, dict[str, dict[str, float]]], rows: dict[str, list[dict[str, Any]]],
                            out_dir: str | Path) -> list[Path]:
     """The per-kind comparison of all models, then a per-prompt chart per model and kind (numbered when several)."""
-    from evaluate.real_world import by_prompt  # the scoring module, imported only where charts are drawn
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [plot_real_world_kinds(summaries, out / "sdri_per_kind.png")]
