@@ -4,6 +4,7 @@
     python benchmarks/real_world.py --acceleration fast balanced quality --candidates 1 8 --predict-spans
     python benchmarks/real_world.py --checkpoint runs/x/step004000.pt --json out/rw.json --plots out/rw_plots
     python benchmarks/real_world.py --zero-shot --checkpoint runs/x/step004000.pt   # class names never trained on
+    python benchmarks/real_world.py --labels dog rain --checkpoint runs/holdout/step006000.pt  # data.holdout_labels
     python benchmarks/real_world.py --candidates 1 8 --judge lasso/weights/lasso-judge.pt --judge runs/judge/judge.pt
 
 Builds the set once from the corpus's `test` split (`python -m train.prepare_data` makes the corpus) into
@@ -27,9 +28,15 @@ from tqdm import tqdm  # noqa: E402
 
 from evaluate.plots import write_real_world_plots  # noqa: E402
 from evaluate.real_world import density_markdown, markdown, score, summarize  # noqa: E402
-from lasso import Separator, load_real_world  # noqa: E402
+from lasso import BenchmarkItem, Separator, load_real_world  # noqa: E402
 from train.data.corpus import Corpus  # noqa: E402
+from train.data.labels import related  # noqa: E402
 from train.data.real_world import build_real_world, build_zero_shot  # noqa: E402
+
+
+def naming(items: list[BenchmarkItem], labels: list[str]) -> list[BenchmarkItem]:
+    """The items whose prompts name one of `labels` or a related label: the set a label-holdout run is judged on."""
+    return [it for it in items if any(related(p, lb) for p in (it.prompt_a, it.prompt_b) for lb in labels)]
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -46,6 +53,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus-dir", default="data/corpus", help="corpus whose test split the set is drawn from")
     p.add_argument("--rebuild", action="store_true", help="draw the set again even if it exists")
     p.add_argument("--kinds", nargs="*", default=None, help="score only these kinds (env_pairs speech music)")
+    p.add_argument("--labels", nargs="*", default=None,
+                   help="score only items naming one of these labels or a related one (e.g. the labels a "
+                        "data.holdout_labels run kept out of training)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads; default: 2")
     p.add_argument("--acceleration", nargs="*", default=["balanced"], choices=("fast", "balanced", "quality"),
                    help="presets to score, each a row per model; default: balanced")
@@ -69,6 +79,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"building the benchmark set from {args.corpus_dir}'s test split into {set_dir}")
         (build_zero_shot if args.zero_shot else build_real_world)(Corpus.load(args.corpus_dir), set_dir)
     items = [it for it in load_real_world(set_dir) if args.kinds is None or it.kind in args.kinds]
+    if args.labels is not None:
+        items = naming(items, args.labels)
+        if not items:
+            sys.exit(f"no item of {set_dir} names {args.labels} or a related label")
     systems = ([] if args.no_baseline else [("shipped", None)]) + [(c, c) for c in args.checkpoint]
     summaries, rows = {}, {}
     judges = args.judge or [None]  # None: the shipped judge; a judge only matters where candidates are reranked

@@ -161,6 +161,20 @@ def test_family_weights_steer_the_draw(corpus):
         MixtureSampler(corpus, "train", family_weights=dict.fromkeys(DEFAULT_FAMILY_WEIGHTS, 0.0))
 
 
+def test_holdout_labels_leave_the_split(corpus):
+    """The zero-shot diagnostic (data.holdout_labels) never lets a held-out sound, or any label related to it, into
+    training, as target or as interferer; a misspelt label fails instead of silently holding out nothing."""
+    term = corpus.labels("train")[0]
+    sampler = MixtureSampler(corpus, "train", segment_seconds=2.0, holdout_labels=[term])
+    assert sampler.labels and not any(related(lb, term) for lb in sampler.labels)
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        m = sampler.sample(rng)
+        assert not any(related(lb, term) for lb in [m.label, *m.interferer_labels])
+    with pytest.raises(ValueError, match="match no label"):
+        MixtureSampler(corpus, "train", holdout_labels=["zzz unheard of"])
+
+
 def test_absent_queries(sampler):
     rng = np.random.default_rng(2)
     m = sampler.sample(rng, absent=True)

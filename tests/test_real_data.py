@@ -270,6 +270,22 @@ def test_evaluate_cli_scores_the_benchmark(bench_dir, tmp_path):
         assert (out / png).stat().st_size > 5000 and f"]({png})" in report
 
 
+def test_benchmark_scores_only_the_labels_asked_for(bench, bench_dir, tmp_path):
+    """After a data.holdout_labels run, `--labels` scores just the items naming a held-out sound (or a related one);
+    a label no item names stops with a message instead of printing an empty table."""
+    label = bench[0].prompt_a
+    expected = [it.id for it in bench if related(it.prompt_a, label) or related(it.prompt_b, label)]
+    script = [sys.executable, "benchmarks/real_world.py", "--no-baseline", "--checkpoint", "debug",
+              "--set-dir", str(bench_dir), "--threads", "1"]
+    proc = subprocess.run([*script, "--labels", label, "--json", str(tmp_path / "rw.json")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads((tmp_path / "rw.json").read_text())["rows"]["debug"]
+    assert [r["id"] for r in rows] == expected and len(expected) < len(bench)
+    proc = subprocess.run([*script, "--labels", "zzz unheard of"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "names ['zzz unheard of']" in proc.stderr
+
+
 def test_by_prompt_pools_both_sides_per_class():
     rows = [{"kind": "env_pairs", "prompt_a": "dog", "prompt_b": "rain", "sdri_a": 4.0, "sdri_b": 1.0,
              "irm_sdri_a": 20.0, "irm_sdri_b": 10.0},

@@ -6,6 +6,7 @@ a 4 s mixture in about a millisecond and the data loader never starves a CPU tra
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,6 +81,7 @@ class MixtureSampler:
         texture_prob: float = 0.0,
         augment: AugmentConfig | None = None,
         active_snr_prob: float = 1.0,
+        holdout_labels: Sequence[str] = (),
     ):
         self.corpus = corpus
         self.segment = int(segment_seconds * corpus.sample_rate)
@@ -89,9 +91,20 @@ class MixtureSampler:
         self.activity_hop = activity_hop
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        # Held-out labels (the zero-shot diagnostic) leave the split entirely, as targets and as interferers, with
+        # every label `related` to them: holding out "dog" alone would still teach "dog barking".
+        clips = corpus.clips(split, origin=origin)
+        names = {c.label for c in clips}
+        held = {t: {lb for lb in names if related(lb, t)} for t in holdout_labels}
+        unmatched = sorted(t for t, labels in held.items() if not labels)
+        if unmatched:
+            raise ValueError(f"holdout_labels {unmatched} match no label of split {split!r}; check the spelling "
+                             "against the corpus manifest's `label` column")
+        dropped = set().union(*held.values())
         by_label: dict[str, list[Clip]] = {}
-        for clip in corpus.clips(split, origin=origin):
-            by_label.setdefault(clip.label, []).append(clip)
+        for clip in clips:
+            if clip.label not in dropped:
+                by_label.setdefault(clip.label, []).append(clip)
         # A family is drawn by weight, then a label uniformly within it, then a clip within the label: 2,500 spoken
         # digits must not drown the rest, and neither may Berklee's ~1,000 one-off labels drown speech and music.
         self.labels = sorted(by_label)
