@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable without an install
@@ -27,7 +28,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from evaluate.plots import write_real_world_plots  # noqa: E402
-from evaluate.real_world import density_markdown, markdown, score, summarize  # noqa: E402
+from evaluate.real_world import by_density, by_training_count, groups_markdown, markdown, score, summarize  # noqa: E402
 from lasso import BenchmarkItem, Separator, load_real_world  # noqa: E402
 from train.data.corpus import Corpus  # noqa: E402
 from train.data.labels import related  # noqa: E402
@@ -104,7 +105,11 @@ def main(argv: list[str] | None = None) -> None:
             summaries[name] = summarize(rows[name])
             print(f"{name}: {len(items)} items x 2 prompts in {time.perf_counter() - start:.0f} s")
     print(markdown(summaries))
-    print(f"\nSDRi of one-shot and continuous targets:\n{density_markdown(rows)}")
+    print(f"\nSDRi of one-shot and continuous targets:\n{groups_markdown(rows, by_density)}")
+    if Path(args.corpus_dir, "manifest.csv").exists():
+        counts = Counter(c.label for c in Corpus.load(args.corpus_dir).clips("train"))
+        print("\nSDRi by how many training clips carry the prompted label:\n"
+              f"{groups_markdown(rows, lambda rs: by_training_count(rs, counts))}")
     if args.json:
         Path(args.json).write_text(json.dumps({"summaries": summaries, "rows": rows}, indent=1))
     if args.plots:

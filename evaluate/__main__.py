@@ -83,7 +83,7 @@ def _real_world(cfg: DictConfig, separator: Separator, out_dir: Path) -> None:
     table = real_world.markdown({name: summary})
     plots = [p.name for p in write_real_world_plots({name: summary}, {name: rows}, out_dir)]
     images = "\n".join(f"![{p}]({p})" for p in plots)
-    density = real_world.density_markdown({name: rows})
+    density = real_world.groups_markdown({name: rows}, real_world.by_density)
     (out_dir / "report.md").write_text(f"# Real-world benchmark\n\n{real_world.__doc__}\n{table}\n\n"
                                        f"## One-shot and continuous targets\n\n{density}\n\n{images}\n")
     print(f"{table}\n\nreport: {out_dir / 'report.md'}")

@@ -8,7 +8,7 @@ two sources, whose difference carries about the mixture's energy (≈ 0 dB); a p
 sound twice (very negative).
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -81,27 +81,54 @@ def by_prompt(rows: Sequence[dict[str, Any]], kind: str | None = None) -> dict[s
                 "sources": len(v)} for p, v in sorted(acc.items())}
 
 
+def _grouped(rows: Sequence[dict[str, Any]], group_of: Callable[[dict[str, Any], str], str | None],
+             order: Sequence[str] | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """Per kind: mean SDRi and count of the sources (each side of each row) that `group_of` puts in each group."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for r in rows:
+        for side in ("a", "b"):
+            group = group_of(r, side)
+            if group is not None:
+                out.setdefault(r["kind"], {}).setdefault(group, []).append(r[f"sdri_{side}"])
+    rank = {g: i for i, g in enumerate(order or ())}
+    return {kind: {k: {"sdri": float(np.mean(v)), "sources": len(v)}
+                   for k, v in sorted(groups.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))}
+            for kind, groups in out.items()}
+
+
 def by_density(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
     """Per kind: mean SDRi of sources asked for when they are one-shots (active in under 40 % of the excerpt) and
     when they are continuous, each split by what the other source is. A kind's mean hides that a model can be good
     at beds and poor at barks, or the other way round."""
-    out: dict[str, dict[str, list[float]]] = {}
-    for r in rows:
+    def shape(r: dict[str, Any], side: str) -> str | None:
         if "active_a" not in r:
-            continue
-        for side, other in (("a", "b"), ("b", "a")):
-            shape = "one-shot" if r[f"active_{side}"] < ONE_SHOT_SHARE else "continuous"
-            under = "one-shot" if r[f"active_{other}"] < ONE_SHOT_SHARE else "continuous"
-            out.setdefault(r["kind"], {}).setdefault(f"{shape} over {under}", []).append(r[f"sdri_{side}"])
-    return {kind: {k: {"sdri": float(np.mean(v)), "sources": len(v)} for k, v in sorted(groups.items())}
-            for kind, groups in out.items()}
+            return None
+        asked, under = (("one-shot" if r[f"active_{s}"] < ONE_SHOT_SHARE else "continuous")
+                        for s in (side, "b" if side == "a" else "a"))
+        return f"{asked} over {under}"
+    return _grouped(rows, shape)
 
 
-def density_markdown(rows_by_system: dict[str, Sequence[dict[str, Any]]]) -> str:
-    """One table: per system and kind, SDRi of one-shot and continuous targets (see `by_density`)."""
+TRAINING_CLIP_BINS = ((0, "unseen"), (2, "1-2 clips"), (10, "3-10 clips"), (30, "11-30 clips"), (None, "over 30 clips"))
+
+
+def by_training_count(rows: Sequence[dict[str, Any]], counts: Mapping[str, int]) -> dict[str, dict[str, dict]]:
+    """Per kind: mean SDRi of sources grouped by how many training clips carry their prompt's label (`counts`).
+    Rare labels are where a model falls back to extracting the salient sound whatever it is asked for, so this says
+    whether more data or a better text side would pay."""
+    def size(r: dict[str, Any], side: str) -> str:
+        n = counts.get(r[f"prompt_{side}"], 0)
+        return next(name for top, name in TRAINING_CLIP_BINS if top is None or n <= top)
+    return _grouped(rows, size, [name for _, name in TRAINING_CLIP_BINS])
+
+
+def groups_markdown(rows_by_system: dict[str, Sequence[dict[str, Any]]],
+                    grouping: Callable[[Sequence[dict[str, Any]]], dict[str, dict[str, dict]]]) -> str:
+    """One table: per system, kind and group of `grouping` (`by_density`, or `by_training_count` with its counts
+    bound), the SDRi of the sources in the group."""
     lines = ["| model | kind | asked for | sources | SDRi |", "| --- | --- | --- | --- | --- |"]
     for name, rows in rows_by_system.items():
-        for kind, groups in by_density(rows).items():
+        for kind, groups in grouping(rows).items():
             for group, s in groups.items():
                 lines.append(f"| {name} | {kind} | {group} | {s['sources']} | {s['sdri']:.2f} |")
     return "\n".join(lines)

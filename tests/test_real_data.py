@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluate.real_world import by_density, by_prompt, score_item, summarize, swap_distance_db
+from evaluate.real_world import (
+    by_density,
+    by_prompt,
+    by_training_count,
+    groups_markdown,
+    score_item,
+    summarize,
+    swap_distance_db,
+)
 from lasso import KINDS, Separator, load_real_world
 from train.data.augment import AugmentConfig, add_reverb, augment_source, band_limit, change_speed, lossy_codec
 from train.data.corpus import Corpus, build_corpus, default_shared_dir
@@ -270,20 +278,35 @@ def test_evaluate_cli_scores_the_benchmark(bench_dir, tmp_path):
         assert (out / png).stat().st_size > 5000 and f"]({png})" in report
 
 
-def test_benchmark_scores_only_the_labels_asked_for(bench, bench_dir, tmp_path):
+def test_benchmark_scores_only_the_labels_asked_for(bench, bench_dir, corpus, tmp_path):
     """After a data.holdout_labels run, `--labels` scores just the items naming a held-out sound (or a related one);
     a label no item names stops with a message instead of printing an empty table."""
     label = bench[0].prompt_a
     expected = [it.id for it in bench if related(it.prompt_a, label) or related(it.prompt_b, label)]
     script = [sys.executable, "benchmarks/real_world.py", "--no-baseline", "--checkpoint", "debug",
-              "--set-dir", str(bench_dir), "--threads", "1"]
+              "--set-dir", str(bench_dir), "--corpus-dir", str(corpus.root), "--threads", "1"]
     proc = subprocess.run([*script, "--labels", label, "--json", str(tmp_path / "rw.json")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads((tmp_path / "rw.json").read_text())["rows"]["debug"]
     assert [r["id"] for r in rows] == expected and len(expected) < len(bench)
+    assert "SDRi by how many training clips carry the prompted label" in proc.stdout
     proc = subprocess.run([*script, "--labels", "zzz unheard of"], capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "names ['zzz unheard of']" in proc.stderr
+
+
+def test_by_training_count_bins_each_source_by_its_labels_training_clips():
+    rows = [{"kind": "env_pairs", "prompt_a": "dog", "prompt_b": "rain", "sdri_a": 9.0, "sdri_b": 1.0},
+            {"kind": "env_pairs", "prompt_a": "owl", "prompt_b": "dog", "sdri_a": -3.0, "sdri_b": 7.0},
+            {"kind": "speech", "prompt_a": "man speaking", "prompt_b": "rain", "sdri_a": 8.0, "sdri_b": 2.0}]
+    counts = {"dog": 40, "rain": 2, "man speaking": 300}
+    groups = by_training_count(rows, counts)
+    assert list(groups["env_pairs"]) == ["unseen", "1-2 clips", "over 30 clips"]  # in bin order, not by name
+    assert groups["env_pairs"]["over 30 clips"] == {"sdri": 8.0, "sources": 2}
+    assert groups["env_pairs"]["unseen"] == {"sdri": -3.0, "sources": 1}
+    assert groups["speech"]["1-2 clips"] == {"sdri": 2.0, "sources": 1}
+    table = groups_markdown({"v": rows}, lambda rs: by_training_count(rs, counts))
+    assert "| v | env_pairs | over 30 clips | 2 | 8.00 |" in table
 
 
 def test_by_prompt_pools_both_sides_per_class():
