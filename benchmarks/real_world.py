@@ -31,13 +31,13 @@ from evaluate.plots import write_real_world_plots  # noqa: E402
 from evaluate.real_world import by_density, by_training_count, groups_markdown, markdown, score, summarize  # noqa: E402
 from lasso import BenchmarkItem, Separator, load_real_world  # noqa: E402
 from train.data.corpus import Corpus  # noqa: E402
-from train.data.labels import related  # noqa: E402
+from train.data.labels import related_to_any  # noqa: E402
 from train.data.real_world import build_real_world, build_zero_shot  # noqa: E402
 
 
 def naming(items: list[BenchmarkItem], labels: list[str]) -> list[BenchmarkItem]:
     """The items whose prompts name one of `labels` or a related label: the set a label-holdout run is judged on."""
-    return [it for it in items if any(related(p, lb) for p in (it.prompt_a, it.prompt_b) for lb in labels)]
+    return [it for it in items if related_to_any(it.prompt_a, labels) or related_to_any(it.prompt_b, labels)]
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ numbers, pitch names or variant words ("high", "loop", "short") that no one woul
 """
 
 import re
+from collections.abc import Sequence
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -181,3 +182,9 @@ def related(a: str, b: str) -> bool:
     # A label made only of generic words ("metal") relates to every label that uses them ("metal drop").
     plain_a, plain_b = ({_stem(w) for w in _tokens(x) if w not in _STOP} for x in (a, b))
     return any(not (x - _GENERIC_STEMS) and x <= y for x, y in ((plain_a, plain_b), (plain_b, plain_a)))
+
+
+def related_to_any(label: str, terms: Sequence[str]) -> bool:
+    """True when `label` is `related` to one of `terms`: what a label holdout drops from training and what the
+    benchmark's `--labels` then scores, so both sides of the zero-shot diagnostic agree on what was held out."""
+    return any(related(label, t) for t in terms)

@@ -16,7 +16,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from lasso.metrics import active_frames, frame_activity, frame_power
 from train.data.augment import AugmentConfig, augment_source
 from train.data.corpus import Clip, Corpus
-from train.data.labels import related
+from train.data.labels import related, related_to_any
 from train.data.prompts import GENERIC_CONTEXTS, make_prompt
 
 _INTERFERER_GAIN_DB = (-6.0, 6.0)  # spread of interferer levels before the target is set by SNR
@@ -95,12 +95,11 @@ class MixtureSampler:
         # every label `related` to them: holding out "dog" alone would still teach "dog barking".
         clips = corpus.clips(split, origin=origin)
         names = {c.label for c in clips}
-        held = {t: {lb for lb in names if related(lb, t)} for t in holdout_labels}
-        unmatched = sorted(t for t, labels in held.items() if not labels)
+        unmatched = sorted(t for t in holdout_labels if not any(related(lb, t) for lb in names))
         if unmatched:
             raise ValueError(f"holdout_labels {unmatched} match no label of split {split!r}; check the spelling "
                              "against the corpus manifest's `label` column")
-        dropped = set().union(*held.values())
+        dropped = {lb for lb in names if related_to_any(lb, holdout_labels)}
         by_label: dict[str, list[Clip]] = {}
         for clip in clips:
             if clip.label not in dropped:
