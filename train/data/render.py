@@ -8,6 +8,7 @@ so fluidsynth loads the (large) font once per font instead of once per phrase.
 
 import shutil
 import subprocess
+from collections.abc import Collection
 from pathlib import Path
 
 import mido
@@ -106,8 +107,10 @@ def render_phrases(
     sample_rate: int = 16000,
     phrases_per_program: int = 6,
     seed: int = 0,
+    labels: Collection[str] | None = None,
 ) -> list[dict]:
-    """Render random phrases of every `GM_PROGRAMS` instrument plus drum patterns; return manifest rows.
+    """Render random phrases of every `GM_PROGRAMS` instrument plus drum patterns (or only those of `labels`);
+    return manifest rows.
 
     recording_id is "gm:<label>" whatever the font, so one instrument never lands in both train and val.
     """
@@ -117,6 +120,9 @@ def render_phrases(
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(p, label) for p, (label, _, _) in GM_PROGRAMS.items() for _ in range(phrases_per_program)]
     jobs += [(None, DRUM_KIT)] * phrases_per_program
+    jobs = [(p, label) for p, label in jobs if labels is None or label in labels]
+    if not jobs:
+        return []
     phrases = [(p, _drum_pattern(rng) if p is None else _melody(rng, *GM_PROGRAMS[p][1:])) for p, _ in jobs]
     spans = _write_midi(out_dir / "phrases.mid", phrases)
     wav_path = out_dir / "phrases.wav"
