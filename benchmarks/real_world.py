@@ -6,12 +6,14 @@
     python benchmarks/real_world.py --zero-shot --checkpoint runs/x/step004000.pt   # class names never trained on
     python benchmarks/real_world.py --labels dog rain --checkpoint runs/holdout/step006000.pt  # data.holdout_labels
     python benchmarks/real_world.py --candidates 1 8 --judge lasso/weights/lasso-judge.pt --judge runs/judge/judge.pt
+    python benchmarks/real_world.py --no-baseline --rows out/v5.json --rows out/rw5.json  # compare saved runs
 
 Builds the set once from the corpus's `test` split (`python -m train.prepare_data` makes the corpus) into
 data/real_world, then scores the shipped model (the baseline) and each --checkpoint on it: per kind (environmental
 pairs at 0 dB, speech over everyday sounds, an instrument over music), SDRi of each source under its own prompt, the
 oracle ideal ratio mask and the unprocessed mixture of the same items, and the prompt-swap distance; then SDRi of
-one-shot and of continuous targets. This, not the validation set, decides whether a checkpoint ships.
+one-shot and of continuous targets, and each model's gain over the first one with a 95 % bootstrap interval over
+items. This, not the validation set, decides whether a checkpoint ships.
 """
 
 import argparse
@@ -28,7 +30,15 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from evaluate.plots import write_real_world_plots  # noqa: E402
-from evaluate.real_world import by_density, by_training_count, groups_markdown, markdown, score, summarize  # noqa: E402
+from evaluate.real_world import (  # noqa: E402
+    by_density,
+    by_training_count,
+    gains_markdown,
+    groups_markdown,
+    markdown,
+    score,
+    summarize,
+)
 from lasso import BenchmarkItem, Separator, load_real_world  # noqa: E402
 from train.data.corpus import Corpus  # noqa: E402
 from train.data.labels import related_to_any  # noqa: E402
@@ -66,6 +76,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="candidate judge file to rerank with when a --candidates value is above 1 (repeatable, each "
                         "a row per model; default: the shipped lasso/weights/lasso-judge.pt)")
     p.add_argument("--predict-spans", action="store_true", help="also score each model with predict_spans=true")
+    p.add_argument("--rows", action="append", default=[],
+                   help="a --json file of an earlier run: its models join this run's tables, unscored (repeatable; "
+                        "the set and its scoring are deterministic, so runs compare item by item)")
     p.add_argument("--json", default=None, help="also write every row and summary to this JSON file")
     p.add_argument("--plots", default=None, help="also write PNG plots to this folder: SDRi per kind for every "
                                                  "model, and per prompted class for each model and kind")
@@ -86,6 +99,13 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"no item of {set_dir} names {args.labels} or a related label")
     systems = ([] if args.no_baseline else [("shipped", None)]) + [(c, c) for c in args.checkpoint]
     summaries, rows = {}, {}
+    ids = {it.id for it in items}
+    for path in args.rows:
+        for name, saved in json.loads(Path(path).read_text())["rows"].items():
+            rows[name] = [r for r in saved if r["id"] in ids]
+            if not rows[name]:
+                sys.exit(f"{path}: {name} scored none of these {len(items)} items (another set, or other --kinds)")
+            summaries[name] = summarize(rows[name])
     judges = args.judge or [None]  # None: the shipped judge; a judge only matters where candidates are reranked
     variants = [({"acceleration": a, "reranking_candidates": k}, j,
                  f"{a}, k={k}" + (f", judge {j}" if len(judges) > 1 and k > 1 else ""))
@@ -104,7 +124,11 @@ def main(argv: list[str] | None = None) -> None:
                                **options)
             summaries[name] = summarize(rows[name])
             print(f"{name}: {len(items)} items x 2 prompts in {time.perf_counter() - start:.0f} s")
+    if not rows:
+        sys.exit("nothing to score: give --checkpoint or --rows, or drop --no-baseline")
     print(markdown(summaries))
+    if len(rows) > 1:
+        print(f"\nGain over {next(iter(rows))}, item by item:\n{gains_markdown(rows, next(iter(rows)))}")
     print(f"\nSDRi of one-shot and continuous targets:\n{groups_markdown(rows, by_density)}")
     if Path(args.corpus_dir, "manifest.csv").exists():
         counts = Counter(c.label for c in Corpus.load(args.corpus_dir).clips("train"))

@@ -19,6 +19,7 @@ from evaluate.real_world import (
     by_prompt,
     by_training_count,
     groups_markdown,
+    paired_gain,
     score_item,
     summarize,
     swap_distance_db,
@@ -293,6 +294,41 @@ def test_benchmark_scores_only_the_labels_asked_for(bench, bench_dir, corpus, tm
     assert "SDRi by how many training clips carry the prompted label" in proc.stdout
     proc = subprocess.run([*script, "--labels", "zzz unheard of"], capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "names ['zzz unheard of']" in proc.stderr
+
+
+def test_paired_gain_interval_excludes_zero_only_for_a_real_gain():
+    rng = np.random.default_rng(0)
+    base = [{"id": f"i{i}", "kind": "env_pairs" if i < 60 else "speech", "sdri_a": float(x), "sdri_b": float(y)}
+            for i, (x, y) in enumerate(rng.normal(6, 4, size=(80, 2)))]
+    better = [{**r, "sdri_a": r["sdri_a"] + 1.0, "sdri_b": r["sdri_b"] + 0.5} for r in base]
+    noisy = [{**r, "sdri_a": r["sdri_a"] + rng.normal(0, 2)} for r in base]
+    g = paired_gain(base, better)
+    assert g["env_pairs"]["items"] == 60 and g["all"]["items"] == 80
+    assert g["all"]["gain"] == pytest.approx(0.75) and g["all"]["low"] == pytest.approx(0.75)
+    n = paired_gain(base, noisy)["all"]
+    assert n["low"] < 0 < n["high"] and n["high"] - n["low"] < 1.0
+    assert paired_gain(base, better[:10])["all"]["items"] == 10  # only the items both scored
+
+
+def test_benchmark_compares_saved_runs_item_by_item(bench_dir, corpus, tmp_path):
+    """`--rows` puts earlier runs' JSON beside each other without scoring again, with the paired gain table."""
+    script = [sys.executable, "benchmarks/real_world.py", "--no-baseline", "--set-dir", str(bench_dir),
+              "--corpus-dir", str(corpus.root), "--threads", "1"]
+    proc = subprocess.run([*script, "--checkpoint", "debug", "--json", str(tmp_path / "a.json")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    saved = json.loads((tmp_path / "a.json").read_text())
+    rows = [{**r, "sdri_a": r["sdri_a"] + 2.0, "sdri_b": r["sdri_b"] + 2.0} for r in saved["rows"]["debug"]]
+    (tmp_path / "b.json").write_text(json.dumps({"summaries": {}, "rows": {"later": rows}}))
+    proc = subprocess.run([*script, "--rows", str(tmp_path / "a.json"), "--rows", str(tmp_path / "b.json")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Gain over debug" in proc.stdout
+    assert f"| later | all | {len(rows)} | +2.00 dB | +2.00 to +2.00 dB |" in proc.stdout
+    other_set = [{**r, "id": f"elsewhere_{r['id']}"} for r in rows]
+    (tmp_path / "c.json").write_text(json.dumps({"summaries": {}, "rows": {"other set": other_set}}))
+    proc = subprocess.run([*script, "--rows", str(tmp_path / "c.json")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "scored none of these" in proc.stderr
 
 
 def test_by_training_count_bins_each_source_by_its_labels_training_clips():
