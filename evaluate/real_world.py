@@ -5,7 +5,9 @@ For every item the separator is asked twice, once per source's name. Each answer
 nothing) and the oracle ideal ratio mask (the ceiling of a magnitude mask on the model's STFT). The prompt-swap
 distance 10·log10(|ŝ_a − ŝ_b|² / |mixture|²) says whether the prompt matters: a model that follows it returns the
 two sources, whose difference carries about the mixture's energy (≈ 0 dB); a prompt-blind one returns the same
-sound twice (very negative).
+sound twice (very negative). Each answer's energy and its residual's, relative to the mixture, say how it failed
+when it did: an answer near silence means the model judged the sound absent, a residual near silence means it
+returned everything.
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,6 +20,12 @@ from lasso.metrics import frame_activity, oracle_irm, sdri, snr_sdr
 
 _EPS = 1e-12
 ONE_SHOT_SHARE = 0.4  # a source active in less than this share of its excerpt's frames counts as a one-shot
+NEAR_SILENT_DB = -20.0  # an answer (or its residual) this far below the mixture's energy counts as silence
+
+
+def energy_db(x: np.ndarray, reference: np.ndarray) -> float:
+    x, reference = np.asarray(x, np.float64).reshape(-1), np.asarray(reference, np.float64).reshape(-1)
+    return float(10 * np.log10((x @ x + _EPS) / (reference @ reference + _EPS)))
 
 
 def swap_distance_db(est_a: np.ndarray, est_b: np.ndarray, mixture: np.ndarray) -> float:
@@ -42,6 +50,8 @@ def score_item(separator: Separator, item: BenchmarkItem, **options: Any) -> dic
         row[f"irm_sdri_{side}"] = sdri(ref, irm, item.mixture)
         row[f"mix_sdr_{side}"] = snr_sdr(ref, item.mixture)
         row[f"active_{side}"] = float(frame_activity(ref, model.cfg.hop).mean())
+        row[f"answer_db_{side}"] = energy_db(est[side], item.mixture)
+        row[f"rest_db_{side}"] = energy_db(item.mixture.reshape(-1) - est[side], item.mixture)
     row["swap_db"] = swap_distance_db(est["a"], est["b"], item.mixture)
     return row
 
@@ -66,7 +76,14 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
         out[kind] = {"items": len(rs), "sdri_a": mean("sdri_a"), "sdri_b": mean("sdri_b"),
                      "sdri": mean("sdri_a", "sdri_b"), "irm_sdri": mean("irm_sdri_a", "irm_sdri_b"),
                      "mix_sdr": mean("mix_sdr_a", "mix_sdr_b"), "swap_db": mean("swap_db")}
+        if all("answer_db_a" in r for r in rs):  # rows of runs before these columns existed lack them
+            out[kind] |= {"silent": _share(rs, "answer_db"), "whole": _share(rs, "rest_db")}
     return out
+
+
+def _share(rows: Sequence[dict[str, Any]], key: str) -> float:
+    """Share of the answers (both sides of every row) whose `key` energy is below NEAR_SILENT_DB."""
+    return float(np.mean([r[f"{key}_{side}"] < NEAR_SILENT_DB for r in rows for side in ("a", "b")]))
 
 
 def paired_gain(base: Sequence[dict[str, Any]], other: Sequence[dict[str, Any]], *, resamples: int = 2000,
@@ -168,10 +185,12 @@ def groups_markdown(rows_by_system: dict[str, Sequence[dict[str, Any]]],
 
 def markdown(summaries: dict[str, dict[str, dict[str, float]]]) -> str:
     """One table, a row per (system, kind): `summaries` maps a system name (a checkpoint) to `summarize`'s output."""
-    lines = ["| model | kind | items | SDRi a | SDRi b | SDRi (both) | oracle IRM SDRi | mixture SDR | prompt swap |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| model | kind | items | SDRi a | SDRi b | SDRi (both) | oracle IRM SDRi | mixture SDR | prompt swap "
+             "| answers silent | answers whole |", "|" + " --- |" * 11]
     for name, summary in summaries.items():
         for kind, s in summary.items():
+            shares = " | ".join(f"{s[k]:.0%}" if k in s else "–" for k in ("silent", "whole"))
             lines.append(f"| {name} | {kind} | {s['items']} | {s['sdri_a']:.2f} | {s['sdri_b']:.2f} | "
-                         f"{s['sdri']:.2f} | {s['irm_sdri']:.2f} | {s['mix_sdr']:.2f} | {s['swap_db']:.1f} dB |")
+                         f"{s['sdri']:.2f} | {s['irm_sdri']:.2f} | {s['mix_sdr']:.2f} | {s['swap_db']:.1f} dB | "
+                         f"{shares} |")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from evaluate.real_world import (
     by_prompt,
     by_training_count,
     groups_markdown,
+    markdown,
     paired_gain,
     score_item,
     summarize,
@@ -256,6 +257,8 @@ def test_scoring_references(bench):
         assert abs(row["mix_sdr_a"]) < 0.01  # 0 dB pairs: the mixture's SDR is 0
         assert np.isfinite([row["sdri_a"], row["sdri_b"], row["swap_db"]]).all()
         assert 0 < row["active_a"] <= 1 and 0 < row["active_b"] <= 1
+        for side in ("a", "b"):  # answer + residual = mixture: they cannot both be 6 dB quieter than it
+            assert max(row[f"answer_db_{side}"], row[f"rest_db_{side}"]) > -6.03
     summary = summarize(rows)
     assert set(summary) == {"env_pairs", "all"} and summary["all"]["items"] == 3
     groups = by_density(rows)["env_pairs"]
@@ -294,6 +297,17 @@ def test_benchmark_scores_only_the_labels_asked_for(bench, bench_dir, corpus, tm
     assert "SDRi by how many training clips carry the prompted label" in proc.stdout
     proc = subprocess.run([*script, "--labels", "zzz unheard of"], capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "names ['zzz unheard of']" in proc.stderr
+
+
+def test_answers_that_are_silence_or_the_whole_mixture_are_counted():
+    rows = [{"id": str(i), "kind": "env_pairs", "sdri_a": 0.0, "sdri_b": 0.0, "irm_sdri_a": 9.0, "irm_sdri_b": 9.0,
+             "mix_sdr_a": 0.0, "mix_sdr_b": 0.0, "swap_db": -30.0, "answer_db_a": a, "rest_db_a": -3.0,
+             "answer_db_b": -3.0, "rest_db_b": r} for i, (a, r) in enumerate([(-45.0, -3.0), (-3.0, -25.0)])]
+    summary = summarize(rows)["env_pairs"]
+    assert summary["silent"] == 0.25 and summary["whole"] == 0.25  # one answer of four each
+    assert "| 25% | 25% |" in markdown({"m": summarize(rows)})
+    old_run = [{k: v for k, v in r.items() if not k.startswith(("answer", "rest"))} for r in rows]
+    assert "silent" not in summarize(old_run)["all"] and "| – | – |" in markdown({"m": summarize(old_run)})
 
 
 def test_paired_gain_interval_excludes_zero_only_for_a_real_gain():
