@@ -13,7 +13,6 @@ from pathlib import Path
 import torch
 
 from lasso import load_checkpoint, save_checkpoint
-from lasso.config import ModelConfig
 from lasso.models import build_model
 
 
@@ -22,7 +21,7 @@ def grow(path: str | Path, blocks: int, out: str | Path) -> Path:
     model, blob = load_checkpoint(path)
     if blocks <= model.cfg.blocks:
         raise SystemExit(f"{path} has {model.cfg.blocks} blocks; --blocks must be more to grow it")
-    grown = build_model("separator", ModelConfig(**{**model.cfg.to_dict(), "blocks": blocks}))
+    grown = build_model("separator", {**model.cfg.to_dict(), "blocks": blocks})
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("blocks.") for k in missing), (missing, unexpected)
     with torch.no_grad():
