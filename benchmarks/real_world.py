@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("nothing to score: give --checkpoint or --rows, or drop --no-baseline")
     print(markdown(summaries))
     if len(rows) > 1:
-        print(f"\nGain over {next(iter(rows))}, item by item:\n{gains_markdown(rows, next(iter(rows)))}")
+        base = next(iter(rows))
+        print(f"\nGain over {base}, item by item:\n{gains_markdown(rows, base)}")
     print(f"\nSDRi of one-shot and continuous targets:\n{groups_markdown(rows, by_density)}")
     if Path(args.corpus_dir, "manifest.csv").exists():
         counts = Counter(c.label for c in Corpus.load(args.corpus_dir).clips("train"))

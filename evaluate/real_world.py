@@ -30,8 +30,7 @@ def energy_db(x: np.ndarray, reference: np.ndarray) -> float:
 
 def swap_distance_db(est_a: np.ndarray, est_b: np.ndarray, mixture: np.ndarray) -> float:
     """How far apart the answers to the two prompts are, relative to the mixture's energy (dB)."""
-    diff = np.asarray(est_a, np.float64) - np.asarray(est_b, np.float64)
-    return float(10 * np.log10((diff @ diff + _EPS) / (np.asarray(mixture, np.float64) @ mixture + _EPS)))
+    return energy_db(np.asarray(est_a, np.float64) - np.asarray(est_b, np.float64), mixture)
 
 
 def score_item(separator: Separator, item: BenchmarkItem, **options: Any) -> dict[str, Any]:
@@ -64,8 +63,7 @@ def score(separator: Separator, items: Sequence[BenchmarkItem],
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Per kind (and `all`): means of model SDRi for source a, source b and both, oracle SDRi, mixture SDR, swap."""
     out = {}
-    extra = sorted({r["kind"] for r in rows} - set(KINDS))  # diagnostic sets (the zero-shot pairs)
-    for kind in (*KINDS, *extra, "all"):
+    for kind in _kinds(rows):
         rs = [r for r in rows if kind in ("all", r["kind"])]
         if not rs:
             continue
@@ -79,6 +77,11 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
         if all("answer_db_a" in r for r in rs):  # rows of runs before these columns existed lack them
             out[kind] |= {"silent": _share(rs, "answer_db"), "whole": _share(rs, "rest_db")}
     return out
+
+
+def _kinds(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """The benchmark's kinds, then any diagnostic kind the rows have (the zero-shot pairs), then "all"."""
+    return (*KINDS, *sorted({r["kind"] for r in rows} - set(KINDS)), "all")
 
 
 def _share(rows: Sequence[dict[str, Any]], key: str) -> float:
@@ -95,8 +98,7 @@ def paired_gain(base: Sequence[dict[str, Any]], other: Sequence[dict[str, Any]],
     a gain is larger than the item-to-item spread; an interval that excludes 0 says it is."""
     base_by_id = {r["id"]: r for r in base}
     out = {}
-    extra = sorted({r["kind"] for r in other} - set(KINDS))
-    for kind in (*KINDS, *extra, "all"):
+    for kind in _kinds(other):
         gains = np.array([(r["sdri_a"] + r["sdri_b"] - base_by_id[r["id"]]["sdri_a"] - base_by_id[r["id"]]["sdri_b"])
                           / 2 for r in other if kind in ("all", r["kind"]) and r["id"] in base_by_id])
         if not len(gains):

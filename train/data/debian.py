@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
-from train.data.render import DRUM_KIT, GM_PROGRAMS, render_phrases
+from train.data.render import LABELS, gm_group, render_phrases
 
 log = logging.getLogger(__name__)
 
@@ -263,8 +263,7 @@ def _render_font(root: Path, name: str, out_dir: Path, **kwargs) -> list[dict] |
 def _extra_renders(work_dir: Path, per_program: int, in_train: Callable[[str], bool], sample_rate: int,
                    seed: int) -> list[Path]:
     """One more render per font of the training instruments only, as `<font>-extra<N>` manifests."""
-    labels = {label for label, _, _ in GM_PROGRAMS.values()} | {DRUM_KIT}
-    labels = {label for label in labels if in_train(f"gm:{label}")}
+    labels = {label for label in LABELS if in_train(gm_group(label))}
     manifests = []
     for name in filter(_is_font, PACKAGES):
         out = work_dir / "manifests" / f"{name}-extra{per_program}.csv"

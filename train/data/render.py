@@ -31,6 +31,12 @@ GM_PROGRAMS = {
     109: ("bagpipes", 58, 77), 114: ("steel drums", 52, 76),
 }
 DRUM_KIT = "drum kit"
+LABELS = (*(label for label, _, _ in GM_PROGRAMS.values()), DRUM_KIT)
+
+
+def gm_group(label: str) -> str:
+    """An instrument's recording group, whatever the font: one instrument never lands in both train and val."""
+    return f"gm:{label}"
 _SCALES = ((0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10), (0, 2, 4, 7, 9))  # major, minor, pentatonic
 _GAP_SECONDS = 2.0  # silence between phrases: room for release and reverb tails
 _TICK_SECONDS = 0.001  # MIDI ticks are milliseconds (500 ticks per beat at 120 bpm)
@@ -112,7 +118,7 @@ def render_phrases(
     """Render random phrases of every `GM_PROGRAMS` instrument plus drum patterns (or only those of `labels`);
     return manifest rows.
 
-    recording_id is "gm:<label>" whatever the font, so one instrument never lands in both train and val.
+    recording_id is `gm_group(label)`.
     """
     if shutil.which("fluidsynth") is None:
         raise FileNotFoundError("fluidsynth CLI not found (apt-get install -y fluidsynth)")
@@ -136,5 +142,5 @@ def render_phrases(
         name = f"{i:03d}_{label.replace(' ', '_')}.wav"
         sf.write(out_dir / name, audio[a:b].mean(axis=1), sr, subtype="PCM_16")
         rows.append({"path": str(out_dir / name), "label": label, "source": f"debian:{font_name} (fluidsynth render)",
-                     "license": license, "recording_id": f"gm:{label}"})
+                     "license": license, "recording_id": gm_group(label)})
     return rows
