@@ -13,7 +13,8 @@ data/real_world, then scores the shipped model (the baseline) and each --checkpo
 pairs at 0 dB, speech over everyday sounds, an instrument over music), SDRi of each source under its own prompt, the
 oracle ideal ratio mask and the unprocessed mixture of the same items, and the prompt-swap distance; then SDRi of
 one-shot and of continuous targets, and each model's gain over the first one with a 95 % bootstrap interval over
-items. This, not the validation set, decides whether a checkpoint ships.
+items; with --candidates above 1, how far the judge's picks are from the best of its candidates. This, not the
+validation set, decides whether a checkpoint ships.
 """
 
 import argparse
@@ -35,11 +36,12 @@ from evaluate.real_world import (  # noqa: E402
     by_training_count,
     gains_markdown,
     groups_markdown,
+    headroom_markdown,
     markdown,
     score,
     summarize,
 )
-from lasso import BenchmarkItem, Separator, load_real_world  # noqa: E402
+from lasso import BenchmarkItem, Separator, load_real_world, make_variants  # noqa: E402
 from train.data.corpus import Corpus  # noqa: E402
 from train.data.labels import related_to_any  # noqa: E402
 from train.data.real_world import build_real_world, build_zero_shot  # noqa: E402
@@ -112,8 +114,10 @@ def main(argv: list[str] | None = None) -> None:
                 for a in args.acceleration for k in args.candidates for j in (judges if k > 1 else [None])]
     if args.predict_spans:
         variants += [({**opts, "predict_spans": True}, j, f"{label}, predicted spans") for opts, j, label in variants]
+    hop = 128  # the shipped models' STFT hop; it only names the shifted candidate in the reranking table
     for system, path in systems:
         base = Separator.from_pretrained(path, device="cpu")
+        hop = base.model.cfg.hop
         separators = {None: base} | {j: Separator(base.model, base.text_encoder, checkpoint_meta=base.checkpoint_meta,
                                                   reranker=j) for j in args.judge}  # one model, a judge each
         for options, judge, label in variants:
@@ -131,6 +135,10 @@ def main(argv: list[str] | None = None) -> None:
         base = next(iter(rows))
         print(f"\nGain over {base}, item by item:\n{gains_markdown(rows, base)}")
     print(f"\nSDRi of one-shot and continuous targets:\n{groups_markdown(rows, by_density)}")
+    headroom = headroom_markdown(rows, [v.describe("X") for v in make_variants("X", 8, hop)])
+    if headroom:
+        print(f"\nReranking: the judge's pick against the best of its candidates (SDRi), and each candidate:\n"
+              f"{headroom}")
     if Path(args.corpus_dir, "manifest.csv").exists():
         counts = Counter(c.label for c in Corpus.load(args.corpus_dir).clips("train"))
         print("\nSDRi by how many training clips carry the prompted label:\n"

@@ -39,11 +39,16 @@ def score_item(separator: Separator, item: BenchmarkItem, **options: Any) -> dic
     `options` go to `Separator.separate` (acceleration, reranking_candidates, predict_spans), so inference options
     are judged on the same items."""
     model = separator.model
-    est = {side: separator.separate(item.mixture, item.sample_rate, prompt, **options).target.reshape(-1)
-           for side, prompt in (("a", item.prompt_a), ("b", item.prompt_b))}
+    results = {side: separator.separate(item.mixture, item.sample_rate, prompt, **options)
+               for side, prompt in (("a", item.prompt_a), ("b", item.prompt_b))}
+    est = {side: result.target.reshape(-1) for side, result in results.items()}
     device = model.window.device
     row: dict[str, Any] = {"id": item.id, "kind": item.kind, "prompt_a": item.prompt_a, "prompt_b": item.prompt_b}
     for side, ref in (("a", item.a), ("b", item.b)):
+        if results[side].candidates:  # reranked: every candidate's SDRi, to see what a perfect judge would pick
+            row[f"candidate_sdri_{side}"] = [sdri(ref, c["target"].reshape(-1), item.mixture)
+                                             for c in results[side].candidates]
+            row[f"chosen_{side}"] = next(c["index"] for c in results[side].candidates if c["chosen"])
         irm = oracle_irm(ref, item.mixture, lambda w: model.stft(w.to(device)), model.istft)
         row[f"sdri_{side}"] = sdri(ref, est[side], item.mixture)
         row[f"irm_sdri_{side}"] = sdri(ref, irm, item.mixture)
@@ -87,6 +92,49 @@ def _kinds(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
 def _share(rows: Sequence[dict[str, Any]], key: str) -> float:
     """Share of the answers (both sides of every row) whose `key` energy is below NEAR_SILENT_DB."""
     return float(np.mean([r[f"{key}_{side}"] < NEAR_SILENT_DB for r in rows for side in ("a", "b")]))
+
+
+def rerank_headroom(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per kind (and `all`), for reranked rows: mean SDRi of the plain candidate (the first: what k = 1 gives), of the
+    judge's pick and of the best candidate (a perfect judge), and per candidate its mean gain over the plain one and
+    how often the judge chose it.
+
+    Whether a better judge is worth building is the distance from its pick to the best candidate, and whether the
+    candidates themselves are worth making is the best candidate's distance from the plain one."""
+    out = {}
+    for kind in _kinds(rows):
+        sides = [(r[f"candidate_sdri_{s}"], r[f"chosen_{s}"]) for r in rows if kind in ("all", r["kind"])
+                 for s in ("a", "b") if f"candidate_sdri_{s}" in r]
+        if not sides or len({len(c) for c, _ in sides}) > 1:
+            continue
+        sdr = np.array([c for c, _ in sides])
+        chosen = np.array([i for _, i in sides])
+        out[kind] = {"answers": len(sdr), "plain": float(sdr[:, 0].mean()),
+                     "judge": float(sdr[np.arange(len(sdr)), chosen].mean()), "best": float(sdr.max(1).mean()),
+                     "gain": (sdr - sdr[:, :1]).mean(0).tolist(),
+                     "chosen": (np.bincount(chosen, minlength=sdr.shape[1]) / len(sdr)).tolist()}
+    return out
+
+
+def headroom_markdown(rows_by_system: Mapping[str, Sequence[dict[str, Any]]], variants: Sequence[str]) -> str:
+    """Two tables per reranked system: plain / judge / best candidate per kind, then each candidate (`variants`
+    names them in order) with its mean gain over the plain one and how often the judge chose it."""
+    parts = []
+    for name, rows in rows_by_system.items():
+        head = rerank_headroom(rows)
+        if not head:
+            continue
+        lines = [f"| {name} | answers | plain (k = 1) | judge's pick | best candidate |", "|" + " --- |" * 5]
+        lines += [f"| {kind} | {h['answers']} | {h['plain']:.2f} | {h['judge']:.2f} | {h['best']:.2f} |"
+                  for kind, h in head.items()]
+        kinds = list(head)
+        lines += ["", "| candidate | " + " | ".join(f"{k}: gain, chosen" for k in kinds) + " |",
+                  "|" + " --- |" * (len(kinds) + 1)]
+        for i, variant in enumerate(variants[:len(head["all"]["gain"])]):
+            lines.append(f"| {i + 1}. {variant} | " + " | ".join(
+                f"{head[k]['gain'][i]:+.2f} dB, {head[k]['chosen'][i]:.0%}" for k in kinds) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
 
 
 def paired_gain(base: Sequence[dict[str, Any]], other: Sequence[dict[str, Any]], *, resamples: int = 2000,

