@@ -253,6 +253,9 @@ def test_judge_learns_from_benchmark_style_pairs_of_val_recordings(corpus, tmp_p
     prompts = sorted(p for sh in shards for p in sh["prompts"])
     assert prompts == sorted(p for it in items for p in (it.prompt_a, it.prompt_b))  # each source asked for once
     assert all(sh["sdrs"].shape == (4, 2) and np.isfinite(sh["sdrs"]).all() for sh in shards)
+    val = np.load(tmp_path / "judge" / "candidates" / "val.npz")  # the judge is picked on other recording pairs
+    picked_on = load_real_world(tmp_path / "judge" / "candidates" / "recordings-val")
+    assert sorted(val["prompts"]) == sorted(p for it in picked_on for p in (it.prompt_a, it.prompt_b))
     assert (tmp_path / "judge" / "judge.pt").exists()
 
 

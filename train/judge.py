@@ -13,8 +13,8 @@ the val split's recordings, which the separator never heard and the benchmark ne
 Two stages, both resumable: candidates are generated in shards under `<run_dir>/candidates/` (skipped when present),
 then the judge is fitted (the scorer features are cached beside the shards) and the best checkpoint, by the
 validation SDR of its picks, saved as `<run_dir>/judge.pt`; copy it to lasso/weights/lasso-judge.pt to ship it.
-Validation uses its own candidates from the fixed validation set's items `val_items` (not the ones the benchmark
-reports on).
+Validation uses its own candidates: from the fixed validation set's items `val_items` (not the ones the benchmark
+reports on), or with `recordings` from another draw of val-split pairs.
 """
 
 import json
@@ -54,15 +54,14 @@ def generate_shard(sep: Separator, items: list, k: int, path: Path, sample_rate:
              prompts=np.array(prompts))
 
 
-def recording_items(corpus: Corpus, out: Path, groups: int, shares: tuple[float, float, float],
+def recording_items(corpus: Corpus, items_dir: Path, groups: int, shares: tuple[float, float, float],
                     seed: int) -> list[tuple]:
     """`groups` (mixture, target, prompt) items in the real-world benchmark's protocol, drawn from the val split's
     recordings (the separator never trained on them, the benchmark never scores them), each source of a pair once;
-    `shares` of environmental pairs, speech and music mixtures.
+    `shares` of environmental pairs, speech and music mixtures. The pairs are written to `items_dir` once.
 
     Why: on training mixtures the separator has seen every recording, so its candidates are all good and the judge
     learns little about the real-world failures (a silent answer, the other source) it should steer away from."""
-    items_dir = out / "recordings"
     if not (items_dir / "index.csv").exists():
         pairs = -(-groups // 2)
         n_env, n_speech = round(pairs * shares[0]), round(pairs * shares[1])
@@ -76,7 +75,8 @@ def recording_items(corpus: Corpus, out: Path, groups: int, shares: tuple[float,
 def shard_source(cfg: DictConfig, corpus: Corpus, out: Path) -> Callable[[int, np.random.Generator], list[tuple]]:
     """shard number, rng -> that shard's (mixture, target, prompt) items, from `cfg.candidates_from`."""
     if cfg.candidates_from == "recordings":
-        items = recording_items(corpus, out, cfg.train_shards * cfg.shard_size, tuple(cfg.recording_kinds), cfg.seed)
+        items = recording_items(corpus, out / "recordings", cfg.train_shards * cfg.shard_size,
+                                tuple(cfg.recording_kinds), cfg.seed)
         return lambda shard, rng: items[shard * cfg.shard_size:(shard + 1) * cfg.shard_size]
     if cfg.candidates_from == "mixtures":
         sampler = MixtureSampler(corpus, "train", segment_seconds=cfg.data.segment_seconds, absent_prob=0.0)
@@ -97,10 +97,19 @@ def generate(cfg: DictConfig, sep: Separator, out: Path) -> None:
         generate_shard(sep, shard_items(shard, rng), cfg.k, path, corpus.sample_rate)
     path = out / "val.npz"
     if not path.exists():
-        lo, hi = cfg.val_items
-        items = [it for it in load_validation_set(Path(to_absolute_path(cfg.data.val_dir)))[lo:hi] if not it.absent]
-        generate_shard(sep, [(it.mixture, it.target, it.prompt) for it in tqdm(items, desc="candidates (val)")],
-                       cfg.k, path, items[0].sample_rate)
+        generate_shard(sep, tqdm(validation_items(cfg, corpus, out), desc="candidates (val)"), cfg.k, path,
+                       corpus.sample_rate)
+
+
+def validation_items(cfg: DictConfig, corpus: Corpus, out: Path) -> list[tuple]:
+    """The (mixture, target, prompt) items that pick the best judge: the fixed validation set's items `val_items`
+    (target present), or with `recordings` as many groups from another draw of val-split pairs, so the judge is
+    picked on the kind of input it learnt from."""
+    lo, hi = cfg.val_items
+    if cfg.candidates_from == "recordings":
+        return recording_items(corpus, out / "recordings-val", hi - lo, tuple(cfg.recording_kinds), cfg.seed + 1)
+    items = [it for it in load_validation_set(Path(to_absolute_path(cfg.data.val_dir)))[lo:hi] if not it.absent]
+    return [(it.mixture, it.target, it.prompt) for it in items]
 
 
 def load_shards(paths: list[Path]) -> dict[str, np.ndarray]:
