@@ -84,7 +84,7 @@ def _mix(a: np.ndarray, b: np.ndarray, snr_db: float) -> tuple[np.ndarray, np.nd
 
 def build_real_world(corpus: Corpus, out_dir: str | Path, *, n_env: int = 160, n_speech: int = 80, n_music: int = 80,
                      seconds: float = 5.0, seed: int = 2026, split: str = "test") -> Path:
-    """Draw the benchmark from `corpus`'s test split and write it to `out_dir` (wavs + index.csv); return out_dir.
+    """Draw the benchmark from `corpus`'s `split` (test) and write it to `out_dir` (wavs + index.csv); return out_dir.
 
     `split="val"` draws the same protocol from recordings that training never saw and the benchmark does not use:
     what the candidate judge learns from (`python -m train.judge candidates_from=recordings`)."""

@@ -33,13 +33,14 @@ GM_PROGRAMS = {
 DRUM_KIT = "drum kit"
 LABELS = (*(label for label, _, _ in GM_PROGRAMS.values()), DRUM_KIT)
 
+_SCALES = ((0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10), (0, 2, 4, 7, 9))  # major, minor, pentatonic
+_GAP_SECONDS = 2.0  # silence between phrases: room for release and reverb tails
+_TICK_SECONDS = 0.001  # MIDI ticks are milliseconds (500 ticks per beat at 120 bpm)
+
 
 def gm_group(label: str) -> str:
     """An instrument's recording group, whatever the font: one instrument never lands in both train and val."""
     return f"gm:{label}"
-_SCALES = ((0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10), (0, 2, 4, 7, 9))  # major, minor, pentatonic
-_GAP_SECONDS = 2.0  # silence between phrases: room for release and reverb tails
-_TICK_SECONDS = 0.001  # MIDI ticks are milliseconds (500 ticks per beat at 120 bpm)
 
 
 def _melody(rng: np.random.Generator, low: int, high: int) -> list[tuple[float, float, int, int]]:
