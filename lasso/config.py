@@ -37,8 +37,6 @@ class ModelConfig(_Serializable):
     text_dim: int = 384  # embedding size of that encoder
     span_states: int = 3  # per-frame span input: 0 unknown, 1 target present, 2 target absent
     norm: str = "global"  # global: GroupNorm pooling over the whole input (v2); frame: per-frame, length-independent
-    refine_channels: int = 0  # width of the 2-D frequency refiner of the mask (0: none, as v2-v5)
-    refine_layers: int = 4  # its conv layers, dilated 1, 2, 4, ... bins along frequency
 
 
 @dataclass(frozen=True)

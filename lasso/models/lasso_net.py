@@ -61,34 +61,6 @@ class FiLMBlock(nn.Module):
         return x + self.project(h)
 
 
-class FrequencyRefiner(nn.Module):
-    """2-D convolutions over (frequency, time) that correct the mask logits, conditioned on the prompt.
-
-    Why: the temporal network reads each frame through one linear map, so it sees a harmonic series or a formant
-    only as a fixed spectral template. Neighbouring bins are what tell one instrument's partials from another's,
-    which is where an instrument in a mix fails. Dilations grow along frequency only (1, 2, 4, ... bins), so the
-    refiner never pools over time and a frame's mask stays independent of the input's length. Its output layer
-    starts at zero (`train.grow --refine-channels`), so a grown model first computes what it grew from.
-    """
-
-    def __init__(self, channels: int, layers: int, cond_dim: int) -> None:
-        super().__init__()
-        self.inp = nn.Conv2d(2, channels, 3, padding=1)
-        self.film = nn.Linear(cond_dim, 2 * channels)
-        self.body = nn.ModuleList(
-            nn.Conv2d(channels, channels, 3, padding=(2 ** i, 1), dilation=(2 ** i, 1)) for i in range(layers)
-        )
-        self.out = nn.Conv2d(channels, 1, 3, padding=1)
-
-    def forward(self, logits: torch.Tensor, feats: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        # logits, feats: [B, bins, T]; cond: [B, C] -> corrected logits [B, bins, T]
-        gamma, beta = self.film(cond)[..., None, None].chunk(2, dim=1)  # [B, ch, 1, 1] each
-        h = F.gelu(self.inp(torch.stack([logits, feats], dim=1)) * (1 + gamma) + beta)
-        for conv in self.body:
-            h = h + F.gelu(conv(h))
-        return logits + self.out(h).squeeze(1)
-
-
 class LassoNet(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -105,7 +77,6 @@ class LassoNet(nn.Module):
         )
         self.norm_out = make_norm(cfg.norm, c)
         self.head = nn.Conv1d(c, bins, 3, padding=1)
-        self.refine = FrequencyRefiner(cfg.refine_channels, cfg.refine_layers, c) if cfg.refine_channels else None
 
     # -- STFT helpers, shared by training, inference and the oracle mask in evaluation --------------------------
     def stft(self, wav: torch.Tensor) -> torch.Tensor:
@@ -144,10 +115,7 @@ class LassoNet(nn.Module):
             x = block(x, cond)
         x = x.repeat_interleave(s, dim=-1)[..., :t]  # back to the STFT frame rate
         x = self.norm_out(x + self.skip(feats) + span_feats)
-        logits = self.head(F.gelu(x))
-        if self.refine is not None:
-            logits = self.refine(logits, feats, cond)
-        mask = torch.sigmoid(logits)
+        mask = torch.sigmoid(self.head(F.gelu(x)))
         assert mask.shape == mag.shape
         return mask
 
