@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     ids = {it.id for it in items}
     for path in args.rows:
         for name, saved in json.loads(Path(path).read_text())["rows"].items():
+            if name in rows:  # the same checkpoint scored twice (e.g. k = 1 and k = 8): keep both, named by file
+                name = f"{name} ({Path(path).name})"
             rows[name] = [r for r in saved if r["id"] in ids]
             if not rows[name]:
                 sys.exit(f"{path}: {name} scored none of these {len(items)} items (another set, or other --kinds)")

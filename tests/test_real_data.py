@@ -370,6 +370,10 @@ def test_benchmark_compares_saved_runs_item_by_item(bench_dir, corpus, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Gain over debug" in proc.stdout
     assert f"| later | all | {len(rows)} | +2.00 dB | +2.00 to +2.00 dB |" in proc.stdout
+    (tmp_path / "d.json").write_text(json.dumps({"summaries": {}, "rows": {"debug": rows}}))  # same name again
+    proc = subprocess.run([*script, "--rows", str(tmp_path / "a.json"), "--rows", str(tmp_path / "d.json")],
+                          capture_output=True, text=True, timeout=300)
+    assert f"| debug (d.json) | all | {len(rows)} | +2.00 dB | +2.00 to +2.00 dB |" in proc.stdout
     other_set = [{**r, "id": f"elsewhere_{r['id']}"} for r in rows]
     (tmp_path / "c.json").write_text(json.dumps({"summaries": {}, "rows": {"other set": other_set}}))
     proc = subprocess.run([*script, "--rows", str(tmp_path / "c.json")], capture_output=True, text=True, timeout=300)
