@@ -97,19 +97,20 @@ def generate(cfg: DictConfig, sep: Separator, out: Path) -> None:
         generate_shard(sep, shard_items(shard, rng), cfg.k, path, corpus.sample_rate)
     path = out / "val.npz"
     if not path.exists():
-        generate_shard(sep, tqdm(validation_items(cfg, corpus, out), desc="candidates (val)"), cfg.k, path,
-                       corpus.sample_rate)
+        items, sample_rate = validation_items(cfg, corpus, out)
+        generate_shard(sep, tqdm(items, desc="candidates (val)"), cfg.k, path, sample_rate)
 
 
-def validation_items(cfg: DictConfig, corpus: Corpus, out: Path) -> list[tuple]:
-    """The (mixture, target, prompt) items that pick the best judge: the fixed validation set's items `val_items`
-    (target present), or with `recordings` as many groups from another draw of val-split pairs, so the judge is
-    picked on the kind of input it learnt from."""
+def validation_items(cfg: DictConfig, corpus: Corpus, out: Path) -> tuple[list[tuple], int]:
+    """The (mixture, target, prompt) items that pick the best judge, and their sample rate: the fixed validation
+    set's items `val_items` (target present), or with `recordings` as many groups from another draw of val-split
+    pairs, so the judge is picked on the kind of input it learnt from."""
     lo, hi = cfg.val_items
     if cfg.candidates_from == "recordings":
-        return recording_items(corpus, out / "recordings-val", hi - lo, tuple(cfg.recording_kinds), cfg.seed + 1)
-    items = [it for it in load_validation_set(Path(to_absolute_path(cfg.data.val_dir)))[lo:hi] if not it.absent]
-    return [(it.mixture, it.target, it.prompt) for it in items]
+        items = recording_items(corpus, out / "recordings-val", hi - lo, tuple(cfg.recording_kinds), cfg.seed + 1)
+        return items, corpus.sample_rate
+    val = [it for it in load_validation_set(Path(to_absolute_path(cfg.data.val_dir)))[lo:hi] if not it.absent]
+    return [(it.mixture, it.target, it.prompt) for it in val], val[0].sample_rate  # the set's own rate, as written
 
 
 def load_shards(paths: list[Path]) -> dict[str, np.ndarray]:
