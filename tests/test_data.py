@@ -164,6 +164,28 @@ def test_family_weights_steer_the_draw(corpus):
         MixtureSampler(corpus, "train", family_weights=dict.fromkeys(DEFAULT_FAMILY_WEIGHTS, 0.0))
 
 
+def test_same_family_interferers(corpus):
+    """data.same_family_prob puts a sound of the target's own family under it (a piano under a guitar), the hard
+    negatives that make the prompt matter; a family with one label, or whose labels are all related (speech), falls
+    back to any other."""
+    def share_same_family(prob: float) -> float:
+        sampler = MixtureSampler(corpus, "train", segment_seconds=1.0, absent_prob=0.0, texture_prob=0.0,
+                                 same_family_prob=prob, augment=None)
+        rng, same, drawn = np.random.default_rng(8), 0, 0
+        for _ in range(60):
+            m = sampler.sample(rng)
+            assert not any(related(m.label, other) for other in m.interferer_labels)
+            family = sampler.family_of[m.label]
+            if family != "speech" and len(sampler.family_labels[family]) > 1:
+                drawn += 1
+                same += sampler.family_of[m.interferer_labels[0]] == family
+        assert drawn >= 20
+        return same / drawn
+
+    always, never = share_same_family(1.0), share_same_family(0.0)
+    assert always > 0.9 and never < 0.6
+
+
 def test_holdout_labels_leave_the_split(corpus):
     """The zero-shot diagnostic (data.holdout_labels) never lets a held-out sound, or any label related to it, into
     training, as target or as interferer; a misspelt label fails instead of silently holding out nothing."""

@@ -82,6 +82,7 @@ class MixtureSampler:
         augment: AugmentConfig | None = None,
         active_snr_prob: float = 1.0,
         holdout_labels: Sequence[str] = (),
+        same_family_prob: float = 0.0,
     ):
         self.corpus = corpus
         self.segment = int(segment_seconds * corpus.sample_rate)
@@ -123,6 +124,12 @@ class MixtureSampler:
         # is an ambience, drawn uniformly among the ambience labels of the split.
         self.textures = [lb for lb in self.labels if family_of[lb] == "ambience"]
         self.texture_prob = texture_prob if self.textures else 0.0
+        # Hard negatives: a piano under a guitar, a cow under a dog. Over unrelated families the prompt's family
+        # alone names the target (an instrument among foley), which real mixtures ("the piano, not the guitar")
+        # do not allow; with `same_family_prob` the first interferer comes from the target's own family.
+        self.family_of = family_of
+        self.family_labels = {f: [lb for lb in self.labels if family_of[lb] == f] for f in per_family}
+        self.same_family_prob = same_family_prob
         self.augment = augment or AugmentConfig(enabled=False)
         # Loudness: on active frames a short bark at 0 dB is as loud as the bed while it sounds (what a listener
         # hears); over the whole segment, as ESC-50-style benchmarks and users' own mixes set it, the same bark is
@@ -131,10 +138,19 @@ class MixtureSampler:
         if len(self.labels) < self.num_sources[1] + 1:
             raise ValueError(f"split {split!r} has {len(self.labels)} labels; need more than {self.num_sources[1]}")
 
-    def _unrelated_label(self, rng: np.random.Generator, taken: list[str], texture: bool = False) -> str:
+    def _unrelated_label(self, rng: np.random.Generator, taken: list[str], texture: bool = False,
+                         family: str | None = None) -> str:
+        """A label related to none of `taken`: an ambience if `texture`, else one of `family` if given (falling
+        back to any family when all of its labels are related, as speech labels are to each other), else any."""
+        pool = self.textures if texture else self.family_labels.get(family, []) if family else []
+        for _ in range(50 if pool else 0):
+            label = pool[rng.integers(len(pool))]
+            if not any(related(label, t) for t in taken):
+                return label
+        if texture:
+            raise RuntimeError(f"no ambience unrelated to {taken} after 50 draws")
         for _ in range(200):
-            label = (self.textures[rng.integers(len(self.textures))] if texture
-                     else self.labels[rng.choice(len(self.labels), p=self.label_p)])
+            label = self.labels[rng.choice(len(self.labels), p=self.label_p)]
             if not any(related(label, t) for t in taken):
                 return label
         raise RuntimeError(f"no label unrelated to {taken} after 200 draws")
@@ -186,9 +202,10 @@ class MixtureSampler:
     def sample(
         self, rng: np.random.Generator | None = None, *, snr_db: float | None = None, absent: bool | None = None
     ) -> Mixture:
-        """Draw one mixture: 2-3 sources with unrelated labels, interferers at random gains, the target scaled to
-        a uniform SNR against their sum, then one common gain so the mixture peak lands in [0.1, 0.95]. With
-        `absent_prob` the prompt names a label that is not in the mix and the target is silence.
+        """Draw one mixture: 2-3 sources with unrelated labels (with `same_family_prob` the first interferer from
+        the target's family), interferers at random gains, the target scaled to a uniform SNR against their sum,
+        then one common gain so the mixture peak lands in [0.1, 0.95]. With `absent_prob` the prompt names a label
+        that is not in the mix and the target is silence.
 
         `snr_db` and `absent` override the random draws, for fixed validation sets.
         """
@@ -196,8 +213,10 @@ class MixtureSampler:
         n = int(rng.integers(self.num_sources[0], self.num_sources[1] + 1))
         labels: list[str] = []
         texture_slot = int(rng.integers(1, n)) if rng.random() < self.texture_prob else -1
+        same_family = self.same_family_prob > 0 and rng.random() < self.same_family_prob  # no draw when off
         for i in range(n):
-            labels.append(self._unrelated_label(rng, labels, texture=i == texture_slot))
+            family = self.family_of[labels[0]] if i == 1 and same_family else None
+            labels.append(self._unrelated_label(rng, labels, texture=i == texture_slot, family=family))
         sources = np.stack([self._active_source(label, rng) for label in labels])  # [S, T]
         drawn_absent = bool(rng.random() < self.absent_prob)
         absent = drawn_absent if absent is None else absent
