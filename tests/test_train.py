@@ -79,6 +79,11 @@ def test_training_lowers_loss_and_resumes(micro_corpus_dir, tiny_val_dir, tmp_pa
     reference = torch.load(tmp_path / "state.pt", weights_only=False)["model"]
     assert all(torch.allclose(weights[k], reference[k], atol=1e-5) for k in reference)
 
+    tuned.model.blocks += 1  # a checkpoint of another depth is refused with what to pass instead
+    tuned.init_from = str(best)
+    with pytest.raises(SystemExit, match=f"model.blocks={cfg.model.blocks}"):
+        train(tuned, tmp_path / "deeper")
+
 
 def test_lr_schedule_warms_up_then_decays(tiny_corpus_dir, tiny_val_dir):
     o = _cfg(tiny_corpus_dir, tiny_val_dir, steps=1000).optim

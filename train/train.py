@@ -87,6 +87,10 @@ def train(cfg: DictConfig, run_dir: Path) -> Path:
     step, best = 0, -float("inf")
     if cfg.init_from and not state_path.exists():  # fine-tune: weights from another run, fresh optimiser/schedule
         init = torch.load(to_absolute_path(cfg.init_from), map_location=device, weights_only=False)
+        init_blocks = init.get("model_config", {}).get("blocks", cfg.model.blocks)
+        if init_blocks != cfg.model.blocks:  # else a wall of missing keys; v5 and before have 12 blocks
+            raise SystemExit(f"{cfg.init_from} has {init_blocks} blocks and this run {cfg.model.blocks}: pass "
+                             f"model.blocks={init_blocks}, or deepen it first with `python -m train.grow`")
         model.load_state_dict(init.get("model") or {k: v.float() for k, v in init["state_dict"].items()})
         if main:
             print(f"initialised from {cfg.init_from}")
