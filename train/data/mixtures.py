@@ -122,13 +122,13 @@ class MixtureSampler:
         self.label_p = p / p.sum()
         # Real recordings have beds under their events (rain, crowds, traffic): with `texture_prob` one interferer
         # is an ambience, drawn uniformly among the ambience labels of the split.
-        self.textures = [lb for lb in self.labels if family_of[lb] == "ambience"]
+        self.family_of = family_of
+        self.family_labels = {f: [lb for lb in self.labels if family_of[lb] == f] for f in per_family}
+        self.textures = self.family_labels.get("ambience", [])
         self.texture_prob = texture_prob if self.textures else 0.0
         # Hard negatives: a piano under a guitar, a cow under a dog. Over unrelated families the prompt's family
         # alone names the target (an instrument among foley), which real mixtures ("the piano, not the guitar")
         # do not allow; with `same_family_prob` the first interferer comes from the target's own family.
-        self.family_of = family_of
-        self.family_labels = {f: [lb for lb in self.labels if family_of[lb] == f] for f in per_family}
         self.same_family_prob = same_family_prob
         self.augment = augment or AugmentConfig(enabled=False)
         # Loudness: on active frames a short bark at 0 dB is as loud as the bed while it sounds (what a listener
@@ -142,18 +142,16 @@ class MixtureSampler:
                          family: str | None = None) -> str:
         """A label related to none of `taken`: an ambience if `texture`, else one of `family` if given (falling
         back to any family when all of its labels are related, as speech labels are to each other), else any."""
-        pool = self.textures if texture else self.family_labels.get(family, []) if family else []
-        for _ in range(50 if pool else 0):
+        pool = self.textures if texture else self.family_labels.get(family, [])
+        for _ in range(200 if pool else 0):
             label = pool[rng.integers(len(pool))]
             if not any(related(label, t) for t in taken):
                 return label
-        if texture:
-            raise RuntimeError(f"no ambience unrelated to {taken} after 50 draws")
-        for _ in range(200):
+        for _ in range(0 if texture else 200):
             label = self.labels[rng.choice(len(self.labels), p=self.label_p)]
             if not any(related(label, t) for t in taken):
                 return label
-        raise RuntimeError(f"no label unrelated to {taken} after 200 draws")
+        raise RuntimeError(f"no {'ambience' if texture else 'label'} unrelated to {taken} after 200 draws")
 
     def _clip(self, label: str, rng: np.random.Generator) -> Clip:
         clips = self.by_label[label]
