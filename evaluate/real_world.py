@@ -7,7 +7,8 @@ distance 10·log10(|ŝ_a − ŝ_b|² / |mixture|²) says whether the prompt matt
 two sources, whose difference carries about the mixture's energy (≈ 0 dB); a prompt-blind one returns the same
 sound twice (very negative). Each answer's energy and its residual's, relative to the mixture, say how it failed
 when it did: an answer near silence means the model judged the sound absent, a residual near silence means it
-returned everything.
+returned everything, and two audible answers that barely differ mean it ignored the prompt (the mean swap distance
+in dB is dominated by these items, so their share says more than the mean does).
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,6 +22,7 @@ from lasso.metrics import frame_activity, oracle_irm, sdri, snr_sdr
 _EPS = 1e-12
 ONE_SHOT_SHARE = 0.4  # a source active in less than this share of its excerpt's frames counts as a one-shot
 NEAR_SILENT_DB = -20.0  # an answer (or its residual) this far below the mixture's energy counts as silence
+SAME_ANSWER_DB = -10.0  # two audible answers closer than this (swap distance) are the same sound: prompt-blind
 
 
 def energy_db(x: np.ndarray, reference: np.ndarray) -> float:
@@ -80,7 +82,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
                      "sdri": mean("sdri_a", "sdri_b"), "irm_sdri": mean("irm_sdri_a", "irm_sdri_b"),
                      "mix_sdr": mean("mix_sdr_a", "mix_sdr_b"), "swap_db": mean("swap_db")}
         if all("answer_db_a" in r for r in rs):  # rows of runs before these columns existed lack them
-            out[kind] |= {"silent": _share(rs, "answer_db"), "whole": _share(rs, "rest_db")}
+            out[kind] |= {"silent": _share(rs, "answer_db"), "whole": _share(rs, "rest_db"), "same": _same_share(rs)}
     return out
 
 
@@ -92,6 +94,12 @@ def _kinds(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
 def _share(rows: Sequence[dict[str, Any]], key: str) -> float:
     """Share of the answers (both sides of every row) whose `key` energy is below NEAR_SILENT_DB."""
     return float(np.mean([r[f"{key}_{side}"] < NEAR_SILENT_DB for r in rows for side in ("a", "b")]))
+
+
+def _same_share(rows: Sequence[dict[str, Any]]) -> float:
+    """Share of the items whose two answers are both audible and yet the same sound (the prompt was ignored)."""
+    return float(np.mean([r["swap_db"] < SAME_ANSWER_DB and min(r["answer_db_a"], r["answer_db_b"]) >= NEAR_SILENT_DB
+                          for r in rows]))
 
 
 def rerank_headroom(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -236,10 +244,10 @@ def groups_markdown(rows_by_system: dict[str, Sequence[dict[str, Any]]],
 def markdown(summaries: dict[str, dict[str, dict[str, float]]]) -> str:
     """One table, a row per (system, kind): `summaries` maps a system name (a checkpoint) to `summarize`'s output."""
     lines = ["| model | kind | items | SDRi a | SDRi b | SDRi (both) | oracle IRM SDRi | mixture SDR | prompt swap "
-             "| answers silent | answers whole |", "|" + " --- |" * 11]
+             "| answers silent | answers whole | same answer to both |", "|" + " --- |" * 12]
     for name, summary in summaries.items():
         for kind, s in summary.items():
-            shares = " | ".join(f"{s[k]:.0%}" if k in s else "–" for k in ("silent", "whole"))
+            shares = " | ".join(f"{s[k]:.0%}" if k in s else "–" for k in ("silent", "whole", "same"))
             lines.append(f"| {name} | {kind} | {s['items']} | {s['sdri_a']:.2f} | {s['sdri_b']:.2f} | "
                          f"{s['sdri']:.2f} | {s['irm_sdri']:.2f} | {s['mix_sdr']:.2f} | {s['swap_db']:.1f} dB | "
                          f"{shares} |")

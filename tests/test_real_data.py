@@ -330,15 +330,19 @@ def test_benchmark_scores_only_the_labels_asked_for(bench, bench_dir, corpus, tm
     assert proc.returncode != 0 and "names ['zzz unheard of']" in proc.stderr
 
 
-def test_answers_that_are_silence_or_the_whole_mixture_are_counted():
+def test_answers_that_are_silence_the_whole_mixture_or_the_same_sound_are_counted():
     rows = [{"id": str(i), "kind": "env_pairs", "sdri_a": 0.0, "sdri_b": 0.0, "irm_sdri_a": 9.0, "irm_sdri_b": 9.0,
-             "mix_sdr_a": 0.0, "mix_sdr_b": 0.0, "swap_db": -30.0, "answer_db_a": a, "rest_db_a": -3.0,
-             "answer_db_b": -3.0, "rest_db_b": r} for i, (a, r) in enumerate([(-45.0, -3.0), (-3.0, -25.0)])]
+             "mix_sdr_a": 0.0, "mix_sdr_b": 0.0, "swap_db": swap, "answer_db_a": a, "rest_db_a": -3.0,
+             "answer_db_b": -3.0, "rest_db_b": r}
+            for i, (a, r, swap) in enumerate([(-45.0, -3.0, -3.0), (-3.0, -25.0, -30.0), (-3.0, -3.0, -1.0)])]
     summary = summarize(rows)["env_pairs"]
-    assert summary["silent"] == 0.25 and summary["whole"] == 0.25  # one answer of four each
-    assert "| 25% | 25% |" in markdown({"m": summarize(rows)})
+    assert summary["silent"] == summary["whole"] == 1 / 6  # one answer of six each
+    assert summary["same"] == 1 / 3  # the second item: both answers audible, 30 dB apart from the mixture's energy
+    rows[0]["swap_db"] = -30.0  # one answer silent: a judged-absent answer, not the same sound twice
+    assert summarize(rows)["env_pairs"]["same"] == 1 / 3
+    assert "| 17% | 17% | 33% |" in markdown({"m": summarize(rows)})
     old_run = [{k: v for k, v in r.items() if not k.startswith(("answer", "rest"))} for r in rows]
-    assert "silent" not in summarize(old_run)["all"] and "| – | – |" in markdown({"m": summarize(old_run)})
+    assert "silent" not in summarize(old_run)["all"] and "| – | – | – |" in markdown({"m": summarize(old_run)})
 
 
 def test_paired_gain_interval_excludes_zero_only_for_a_real_gain():
