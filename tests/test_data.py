@@ -186,6 +186,28 @@ def test_same_family_interferers(corpus):
     assert always > 0.9 and never < 0.6
 
 
+def test_absent_queries_from_a_present_family(corpus):
+    """data.absent_family_prob asks for a sound of a present sound's family that is not there ("piano" while a
+    saxophone plays), whose answer is silence; the label is never one that sounds."""
+    def share_hard(prob: float) -> float:
+        sampler = MixtureSampler(corpus, "train", segment_seconds=0.5, num_sources=(2, 2), absent_prob=1.0,
+                                 texture_prob=0.0, absent_family_prob=prob, augment=None)
+        rng, hard, drawn = np.random.default_rng(3), 0, 0
+        for _ in range(150):
+            m = sampler.sample(rng)
+            assert m.absent and not m.target.any()
+            assert not any(related(m.label, present) for present in m.interferer_labels)
+            families = {sampler.family_of[lb] for lb in m.interferer_labels}
+            if all(f != "speech" and len(sampler.family_labels[f]) > 1 for f in families):
+                drawn += 1
+                hard += sampler.family_of[m.label] in families
+        assert drawn >= 20
+        return hard / drawn
+
+    always, never = share_hard(1.0), share_hard(0.0)
+    assert always > 0.9 and never < 0.6
+
+
 def test_holdout_labels_leave_the_split(corpus):
     """The zero-shot diagnostic (data.holdout_labels) never lets a held-out sound, or any label related to it, into
     training, as target or as interferer; a misspelt label fails instead of silently holding out nothing."""

@@ -112,7 +112,8 @@ def train(cfg: DictConfig, run_dir: Path) -> Path:
                              seed=cfg.seed * 1000 + rank, texture_prob=d.texture_prob,
                              augment=AugmentConfig(enabled=bool(d.augment)),
                              active_snr_prob=d.active_snr_prob, family_weights=dict(d.family_weights),
-                             holdout_labels=list(d.holdout_labels), same_family_prob=d.same_family_prob)
+                             holdout_labels=list(d.holdout_labels), same_family_prob=d.same_family_prob,
+                             absent_family_prob=d.absent_family_prob)
     loader = iter(DataLoader(MixtureDataset(sampler, both_sides=d.both_sides), batch_size=o.batch_size,
                              num_workers=cfg.workers, persistent_workers=cfg.workers > 0))
     val_items = load_validation_set(Path(d.val_dir))[: cfg.val_items] if main else []

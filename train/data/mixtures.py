@@ -83,6 +83,7 @@ class MixtureSampler:
         active_snr_prob: float = 1.0,
         holdout_labels: Sequence[str] = (),
         same_family_prob: float = 0.0,
+        absent_family_prob: float = 0.0,
     ):
         self.corpus = corpus
         self.segment = int(segment_seconds * corpus.sample_rate)
@@ -130,6 +131,9 @@ class MixtureSampler:
         # alone names the target (an instrument among foley), which real mixtures ("the piano, not the guitar")
         # do not allow; with `same_family_prob` the first interferer comes from the target's own family.
         self.same_family_prob = same_family_prob
+        # The same for absent queries: asking for "piano" while only a saxophone plays must return silence, not the
+        # saxophone; over unrelated families the family alone tells the model that the sound is not there.
+        self.absent_family_prob = absent_family_prob
         self.augment = augment or AugmentConfig(enabled=False)
         # Loudness: on active frames a short bark at 0 dB is as loud as the bed while it sounds (what a listener
         # hears); over the whole segment, as ESC-50-style benchmarks and users' own mixes set it, the same bark is
@@ -203,7 +207,7 @@ class MixtureSampler:
         """Draw one mixture: 2-3 sources with unrelated labels (with `same_family_prob` the first interferer from
         the target's family), interferers at random gains, the target scaled to a uniform SNR against their sum,
         then one common gain so the mixture peak lands in [0.1, 0.95]. With `absent_prob` the prompt names a label
-        that is not in the mix and the target is silence.
+        that is not in the mix (with `absent_family_prob` one of a present sound's family) and the target is silence.
 
         `snr_db` and `absent` override the random draws, for fixed validation sets.
         """
@@ -221,7 +225,9 @@ class MixtureSampler:
         if absent:
             for i in range(n):
                 sources[i] *= 10 ** (rng.uniform(*_INTERFERER_GAIN_DB) / 20)
-            label, snr, interferer_labels = self._unrelated_label(rng, labels), math.nan, labels
+            hard = self.absent_family_prob > 0 and rng.random() < self.absent_family_prob  # no draw when off
+            family = self.family_of[labels[rng.integers(n)]] if hard else None
+            label, snr, interferer_labels = self._unrelated_label(rng, labels, family=family), math.nan, labels
         else:
             for i in range(1, n):
                 sources[i] *= 10 ** (rng.uniform(*_INTERFERER_GAIN_DB) / 20)
