@@ -28,11 +28,12 @@ from evaluate.real_world import (
     swap_distance_db,
 )
 from lasso import KINDS, Separator, load_real_world
+from train.clone_sources import clone_all
 from train.data.augment import AugmentConfig, add_reverb, augment_source, band_limit, change_speed, lossy_codec
 from train.data.corpus import Corpus, build_corpus, default_shared_dir
 from train.data.labels import related
 from train.data.real_world import ZERO_SHOT_KIND, build_real_world, build_zero_shot
-from train.data.sources import petz_label, write_source_manifests
+from train.data.sources import Source, petz_label, write_source_manifests
 
 SHARED = default_shared_dir()
 pytestmark = pytest.mark.skipif(not (SHARED / "manifest.csv").exists(), reason="shared data folder not available")
@@ -123,6 +124,38 @@ def corpus(manifests, tmp_path_factory) -> Corpus:
     out = tmp_path_factory.mktemp("corpus_sources")
     return Corpus.load(build_corpus(SHARED, out, extra_manifests=manifests, limit_per_source=120, val_fraction=0.2,
                                     test_fraction=0.3, max_clip_seconds=8.0))
+
+
+def _git(*args: str, cwd: Path | None = None) -> str:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def test_clone_sources_checks_out_the_listed_commit_and_reports_failures(tmp_path, capsys):
+    """`python -m train.clone_sources` puts each clone at the commit whose license was checked, not at the branch's
+    newest; a rerun leaves it alone, and a repository that cannot be cloned is reported without stopping the rest."""
+    remote = tmp_path / "remote" / "owner" / "sounds"
+    remote.mkdir(parents=True)
+    _git("init", "-q", cwd=remote)
+    (remote / "LICENSE").write_text("CC0")
+    _git("add", ".", cwd=remote)
+    _git("commit", "-qm", "checked", cwd=remote)
+    checked = _git("rev-parse", "HEAD", cwd=remote)
+    (remote / "LICENSE").write_text("NonCommercial")
+    _git("commit", "-qam", "relicensed", cwd=remote)
+    no_rows = lambda root: iter(())  # noqa: E731
+    sources = (Source("sounds", "owner/sounds", checked[:12], "CC0 (LICENSE)", no_rows),
+               Source("gone", "owner/gone", "0123456789ab", "CC0 (LICENSE)", no_rows))
+    dest = tmp_path / "clones"
+
+    assert clone_all(dest, sources, base_url=str(tmp_path / "remote")) == ["gone"]
+    assert (dest / "sounds" / "LICENSE").read_text() == "CC0"
+    assert not (dest / "gone").exists()
+    out = capsys.readouterr()
+    assert "owner/gone failed" in out.err and "sounds: at" in out.out
+
+    assert clone_all(dest, sources[:1], base_url=str(tmp_path / "remote")) == []
+    assert "already at" in capsys.readouterr().out
 
 
 def test_three_splits_share_no_recording(corpus):
