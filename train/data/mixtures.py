@@ -58,6 +58,12 @@ class Mixture:
     interferer_labels: list[str] = field(default_factory=list)
 
 
+def _optional_draw(rng: np.random.Generator, prob: float) -> bool:
+    """True with probability `prob`, drawing nothing when it is 0: an option switched off leaves the random stream,
+    hence the validation set and seeded runs, as they were before the option existed."""
+    return prob > 0 and bool(rng.random() < prob)
+
+
 def _mean_power(wav: np.ndarray) -> float:
     return float(np.mean(wav.astype(np.float64) ** 2))
 
@@ -215,7 +221,7 @@ class MixtureSampler:
         n = int(rng.integers(self.num_sources[0], self.num_sources[1] + 1))
         labels: list[str] = []
         texture_slot = int(rng.integers(1, n)) if rng.random() < self.texture_prob else -1
-        same_family = self.same_family_prob > 0 and rng.random() < self.same_family_prob  # no draw when off
+        same_family = _optional_draw(rng, self.same_family_prob)
         for i in range(n):
             family = self.family_of[labels[0]] if i == 1 and same_family else None
             labels.append(self._unrelated_label(rng, labels, texture=i == texture_slot, family=family))
@@ -225,8 +231,7 @@ class MixtureSampler:
         if absent:
             for i in range(n):
                 sources[i] *= 10 ** (rng.uniform(*_INTERFERER_GAIN_DB) / 20)
-            hard = self.absent_family_prob > 0 and rng.random() < self.absent_family_prob  # no draw when off
-            family = self.family_of[labels[rng.integers(n)]] if hard else None
+            family = self.family_of[labels[rng.integers(n)]] if _optional_draw(rng, self.absent_family_prob) else None
             label, snr, interferer_labels = self._unrelated_label(rng, labels, family=family), math.nan, labels
         else:
             for i in range(1, n):

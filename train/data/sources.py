@@ -231,8 +231,8 @@ def write_source_manifests(sources_dir: str | Path, out_dir: str | Path) -> list
     for source in SOURCES:
         root = sources_dir / source.name
         if not root.is_dir():
-            log.info("source %s not in %s; skipped (git clone https://github.com/%s)", source.name, sources_dir,
-                     source.repo)
+            log.info("source %s not in %s; skipped (python -m train.clone_sources %s --only %s)", source.name,
+                     sources_dir, sources_dir, source.name)
             continue
         out = out_dir / f"{source.name}.csv"
         rows = [{"source": f"{source.name}@{source.commit}", "license": source.license} | row
