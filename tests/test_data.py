@@ -167,23 +167,31 @@ def test_family_weights_steer_the_draw(corpus):
 def test_same_family_interferers(corpus):
     """data.same_family_prob puts a sound of the target's own family under it (a piano under a guitar), the hard
     negatives that make the prompt matter; a family with one label, or whose labels are all related (speech), falls
-    back to any other."""
-    def share_same_family(prob: float) -> float:
+    back to any other. data.same_family_families limits them to targets of those families."""
+    def share_same_family(prob: float, families: tuple[str, ...] = (), counted: set[str] | None = None) -> float:
         sampler = MixtureSampler(corpus, "train", segment_seconds=1.0, absent_prob=0.0, texture_prob=0.0,
-                                 same_family_prob=prob, augment=None)
+                                 same_family_prob=prob, same_family_families=families, augment=None)
         rng, same, drawn = np.random.default_rng(8), 0, 0
-        for _ in range(60):
+        for _ in range(120):
             m = sampler.sample(rng)
             assert not any(related(m.label, other) for other in m.interferer_labels)
             family = sampler.family_of[m.label]
-            if family != "speech" and len(sampler.family_labels[family]) > 1:
+            if family != "speech" and len(sampler.family_labels[family]) > 1 and family in (counted or {family}):
                 drawn += 1
                 same += sampler.family_of[m.interferer_labels[0]] == family
-        assert drawn >= 20
+        assert drawn >= 15
         return same / drawn
 
     always, never = share_same_family(1.0), share_same_family(0.0)
     assert always > 0.9 and never < 0.6
+    sampler = MixtureSampler(corpus, "train", augment=None)
+    hard = [f for f, labels in sampler.family_labels.items() if f != "speech" and len(labels) > 1]
+    chosen, rest = hard[0], set(hard[1:])
+    assert rest, "the fixture corpus needs two families with several labels"
+    assert share_same_family(1.0, (chosen,), {chosen}) > 0.9
+    assert share_same_family(1.0, (chosen,), rest) < 0.6
+    with pytest.raises(ValueError, match="unknown families"):
+        MixtureSampler(corpus, "train", same_family_prob=0.5, same_family_families=["musik"])
 
 
 def test_absent_queries_from_a_present_family(corpus):

@@ -113,6 +113,7 @@ def train(cfg: DictConfig, run_dir: Path) -> Path:
                              augment=AugmentConfig(enabled=bool(d.augment)),
                              active_snr_prob=d.active_snr_prob, family_weights=dict(d.family_weights),
                              holdout_labels=list(d.holdout_labels), same_family_prob=d.same_family_prob,
+                             same_family_families=list(d.same_family_families),
                              absent_family_prob=d.absent_family_prob)
     loader = iter(DataLoader(MixtureDataset(sampler, both_sides=d.both_sides), batch_size=o.batch_size,
                              num_workers=cfg.workers, persistent_workers=cfg.workers > 0))

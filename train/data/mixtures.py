@@ -89,6 +89,7 @@ class MixtureSampler:
         active_snr_prob: float = 1.0,
         holdout_labels: Sequence[str] = (),
         same_family_prob: float = 0.0,
+        same_family_families: Sequence[str] = (),
         absent_family_prob: float = 0.0,
     ):
         self.corpus = corpus
@@ -137,6 +138,13 @@ class MixtureSampler:
         # alone names the target (an instrument among foley), which real mixtures ("the piano, not the guitar")
         # do not allow; with `same_family_prob` the first interferer comes from the target's own family.
         self.same_family_prob = same_family_prob
+        # Limited to some families (music: the benchmark's instrument over other music), they cost nothing where
+        # telling neighbours apart matters less than finding the sound at all (rare everyday one-shots).
+        unknown = set(same_family_families) - set(DEFAULT_FAMILY_WEIGHTS)
+        if unknown:
+            raise ValueError(f"same_family_families: unknown families {sorted(unknown)}; known: "
+                             f"{sorted(DEFAULT_FAMILY_WEIGHTS)}")
+        self.same_family_families = set(same_family_families or DEFAULT_FAMILY_WEIGHTS)
         # The same for absent queries: asking for "piano" while only a saxophone plays must return silence, not the
         # saxophone; over unrelated families the family alone tells the model that the sound is not there.
         self.absent_family_prob = absent_family_prob
@@ -211,9 +219,10 @@ class MixtureSampler:
         self, rng: np.random.Generator | None = None, *, snr_db: float | None = None, absent: bool | None = None
     ) -> Mixture:
         """Draw one mixture: 2-3 sources with unrelated labels (with `same_family_prob` the first interferer from
-        the target's family), interferers at random gains, the target scaled to a uniform SNR against their sum,
-        then one common gain so the mixture peak lands in [0.1, 0.95]. With `absent_prob` the prompt names a label
-        that is not in the mix (with `absent_family_prob` one of a present sound's family) and the target is silence.
+        the target's family, for targets of `same_family_families`), interferers at random gains, the target scaled
+        to a uniform SNR against their sum, then one common gain so the mixture peak lands in [0.1, 0.95]. With
+        `absent_prob` the prompt names a label that is not in the mix (with `absent_family_prob` one of a present
+        sound's family) and the target is silence.
 
         `snr_db` and `absent` override the random draws, for fixed validation sets.
         """
@@ -223,7 +232,8 @@ class MixtureSampler:
         texture_slot = int(rng.integers(1, n)) if rng.random() < self.texture_prob else -1
         same_family = _optional_draw(rng, self.same_family_prob)
         for i in range(n):
-            family = self.family_of[labels[0]] if i == 1 and same_family else None
+            hard = i == 1 and same_family and self.family_of[labels[0]] in self.same_family_families
+            family = self.family_of[labels[0]] if hard else None
             labels.append(self._unrelated_label(rng, labels, texture=i == texture_slot, family=family))
         sources = np.stack([self._active_source(label, rng) for label in labels])  # [S, T]
         drawn_absent = bool(rng.random() < self.absent_prob)
