@@ -11,10 +11,16 @@ import soundfile as sf
 
 from lasso import load_validation_set
 from lasso.metrics import frame_activity
-from train.data.corpus import Corpus, build_corpus, default_shared_dir, recording_id
+from train.data.corpus import Clip, Corpus, build_corpus, default_shared_dir, recording_id
 from train.data.debian import _extra_renders, drum_label, fetch_debian_sources, license_for
 from train.data.labels import clean_label, related
-from train.data.mixtures import DEFAULT_FAMILY_WEIGHTS, MixtureDataset, MixtureSampler, source_family
+from train.data.mixtures import (
+    DEFAULT_FAMILY_WEIGHTS,
+    MixtureDataset,
+    MixtureSampler,
+    label_family,
+    source_family,
+)
 from train.data.prompts import aliases, make_prompt
 from train.data.validation import write_validation_set
 
@@ -162,6 +168,19 @@ def test_family_weights_steer_the_draw(corpus):
         MixtureSampler(corpus, "train", family_weights={"foly": 0.5})
     with pytest.raises(ValueError, match="no weight"):
         MixtureSampler(corpus, "train", family_weights=dict.fromkeys(DEFAULT_FAMILY_WEIGHTS, 0.0))
+
+
+def test_label_family_is_what_the_sound_is_not_where_its_first_clip_came_from():
+    """A label found in a catch-all pack (Berklee, foley) and in a source that says what it is goes to the latter,
+    whichever clip comes first, so "piano" is drawn as music and not as one of Berklee's many one-off labels."""
+    def clips(*sources: str) -> list[Clip]:
+        return [Clip(i, f"{i}.wav", "piano", src, f"r{i}", "CC0-1.0", "train", 0, 1, "shared")
+                for i, src in enumerate(sources)]
+
+    assert label_family(clips("olpc_berklee", "salamander_grand_piano", "olpc_berklee")) == "music"
+    assert label_family(clips("olpc_berklee", "github:AntumMT", "github:AntumMT")) == "foley"
+    assert label_family(clips("olpc_berklee", "olpc_berklee", "github:AntumMT")) == "berklee"
+    assert label_family(clips("petz@1", "github:AntumMT", "salamander_grand_piano", "petz@1")) == "animals"
 
 
 def test_same_family_interferers(corpus):

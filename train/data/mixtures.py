@@ -6,6 +6,7 @@ a 4 s mixture in about a millisecond and the data loader never starves a CPU tra
 """
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -40,6 +41,19 @@ _FAMILY_KEYS = {
 def source_family(source: str) -> str:
     """Coarse family of a manifest `source` (speech, music, drums, berklee; the rest is foley)."""
     return next((family for family, keys in _FAMILY_KEYS.items() if any(k in source for k in keys)), "foley")
+
+
+_CATCH_ALL = ("berklee", "foley")  # families named for where a clip came from, not for what it sounds like
+
+
+def label_family(clips: Sequence[Clip]) -> str:
+    """The family a label is drawn under: the most common among its clips, a family that says what the sound is
+    (music, animals, ambience...) before the Berklee and foley packs, which hold a little of everything. Taking the
+    first clip's family instead put "piano" (13 Berklee clips of 42) among Berklee's 647 one-off labels, where it
+    was asked for in one training mixture of 6,500 instead of one of 270."""
+    counts = Counter(source_family(c.source) for c in clips)
+    specific = [f for f in counts if f not in _CATCH_ALL]
+    return max(specific or counts, key=lambda f: (counts[f], f))
 
 
 @dataclass
@@ -121,7 +135,7 @@ class MixtureSampler:
         if unknown:
             raise ValueError(f"unknown source families {sorted(unknown)}; known: {sorted(DEFAULT_FAMILY_WEIGHTS)}")
         weights = {**DEFAULT_FAMILY_WEIGHTS, **(family_weights or {})}
-        family_of = {label: source_family(clips[0].source) for label, clips in by_label.items()}
+        family_of = {label: label_family(clips) for label, clips in by_label.items()}
         per_family = {f: sum(1 for v in family_of.values() if v == f) for f in set(family_of.values())}
         p = np.array([weights.get(family_of[lb], 0.0) / per_family[family_of[lb]] for lb in self.labels])
         if p.sum() <= 0:
