@@ -12,9 +12,9 @@ Builds the set once from the corpus's `test` split (`python -m train.prepare_dat
 data/real_world, then scores the shipped model (the baseline) and each --checkpoint on it: per kind (environmental
 pairs at 0 dB, speech over everyday sounds, an instrument over music), SDRi of each source under its own prompt, the
 oracle ideal ratio mask and the unprocessed mixture of the same items, and the prompt-swap distance; then SDRi of
-one-shot and of continuous targets, and each model's gain over the first one with a 95 % bootstrap interval over
-items; with --candidates above 1, how far the judge's picks are from the best of its candidates. This, not the
-validation set, decides whether a checkpoint ships.
+one-shot and of continuous targets and of each instrument asked for, and each model's gain over the first one with
+a 95 % bootstrap interval over items; with --candidates above 1, how far the judge's picks are from the best of its
+candidates. This, not the validation set, decides whether a checkpoint ships.
 """
 
 import argparse
@@ -38,6 +38,7 @@ from evaluate.real_world import (  # noqa: E402
     groups_markdown,
     headroom_markdown,
     markdown,
+    prompts_markdown,
     score,
     summarize,
 )
@@ -137,6 +138,9 @@ def main(argv: list[str] | None = None) -> None:
         base = next(iter(rows))
         print(f"\nGain over {base}, item by item:\n{gains_markdown(rows, base)}")
     print(f"\nSDRi of one-shot and continuous targets:\n{groups_markdown(rows, by_density)}")
+    instruments = prompts_markdown(rows, "music")
+    if instruments:
+        print(f"\nSDRi of each instrument asked for (music):\n{instruments}")
     headroom = headroom_markdown(rows, [v.describe("X") for v in make_variants("X", 8, hop)])
     if headroom:
         print(f"\nReranking: the judge's pick against the best of its candidates (SDRi), and each candidate:\n"

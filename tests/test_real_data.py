@@ -22,6 +22,7 @@ from evaluate.real_world import (
     headroom_markdown,
     markdown,
     paired_gain,
+    prompts_markdown,
     rerank_headroom,
     score_item,
     summarize,
@@ -457,3 +458,6 @@ def test_by_prompt_pools_both_sides_per_class():
              "irm_sdri_a": 15.0, "irm_sdri_b": 12.0}]
     assert by_prompt(rows)["dog"] == {"sdri": 6.0, "irm_sdri": 16.0, "sources": 2}
     assert set(by_prompt(rows, "env_pairs")) == {"dog", "rain"} and by_prompt(rows, "env_pairs")["dog"]["sources"] == 1
+    table = prompts_markdown({"v": rows}, "env_pairs")
+    assert "| v | dog | 1 | 4.00 | 20.00 |" in table and "| v | rain | 1 | 1.00 | 10.00 |" in table
+    assert prompts_markdown({"v": rows}, "music") == ""  # no item of that kind: no table
