@@ -191,7 +191,7 @@ def test_same_family_interferers(corpus):
         sampler = MixtureSampler(corpus, "train", segment_seconds=1.0, absent_prob=0.0, texture_prob=0.0,
                                  same_family_prob=prob, same_family_families=families, augment=None)
         rng, same, drawn = np.random.default_rng(8), 0, 0
-        for _ in range(120):
+        for _ in range(240):
             m = sampler.sample(rng)
             assert not any(related(m.label, other) for other in m.interferer_labels)
             family = sampler.family_of[m.label]
