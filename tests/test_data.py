@@ -367,3 +367,27 @@ def test_extra_renders_add_phrases_of_training_instruments_only(tmp_path):
 def test_extra_renders_need_to_know_the_training_split(tmp_path):
     with pytest.raises(ValueError, match="in_train"):
         fetch_debian_sources(tmp_path, extra_phrases=4)
+
+
+def test_textures_are_beds_not_one_shots_of_an_ambience_label():
+    """The texture interferer is a recording from an ambience source, even for a label whose clips are mostly foley
+    one-shots ("fire crackling": 15 one-shots, one bed), so texture_prob keeps putting real beds under events."""
+    sr, rng = 8000, np.random.default_rng(0)
+    bed = "github:rafaelmardojai/blanket"
+    rows = [("rain", bed, 3 * sr), ("city traffic", bed, 3 * sr)]
+    rows += [(label, "github:AntumMT", sr // 10) for label in ("rain", "rain", "city traffic", "dog barking",
+                                                                "door slam", "car horn", "glass breaking")]
+    clips, chunks, offset = [], [], 0
+    for i, (label, source, n) in enumerate(rows):
+        chunks.append((rng.uniform(-0.5, 0.5, n) * 32767).astype(np.int16))
+        clips.append(Clip(i, f"{i}.wav", label, source, f"r{i}", "CC0-1.0", "train", offset, n, "extra"))
+        offset += n
+    corpus = Corpus(Path("."), sr, clips, np.concatenate(chunks))
+    sampler = MixtureSampler(corpus, "train", segment_seconds=1.0, num_sources=(2, 2), absent_prob=0.0,
+                             texture_prob=1.0, augment=None)
+    assert sampler.textures == ["city traffic", "rain"]
+    for _ in range(40):
+        m = sampler.sample(rng)
+        assert m.interferer_labels[0] in sampler.textures
+        # a bed may stop halfway (place()); a 0.1 s one-shot, even repeated, covers far less
+        assert frame_activity(m.sources[1], 128).mean() > 0.45, "a one-shot was drawn as the bed"

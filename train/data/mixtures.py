@@ -143,10 +143,13 @@ class MixtureSampler:
                              f"{sorted(per_family)}")
         self.label_p = p / p.sum()
         # Real recordings have beds under their events (rain, crowds, traffic): with `texture_prob` one interferer
-        # is an ambience, drawn uniformly among the ambience labels of the split.
+        # is an ambience bed, a label drawn uniformly among those with recordings from an ambience source, then one
+        # of those recordings. Not any clip of an ambience label: "fire crackling" is 15 foley one-shots and one bed.
         self.family_of = family_of
         self.family_labels = {f: [lb for lb in self.labels if family_of[lb] == f] for f in per_family}
-        self.textures = self.family_labels.get("ambience", [])
+        self.beds = {lb: beds for lb in self.labels
+                     if (beds := [c for c in by_label[lb] if source_family(c.source) == "ambience"])}
+        self.textures = sorted(self.beds)
         self.texture_prob = texture_prob if self.textures else 0.0
         # Hard negatives: a piano under a guitar, a cow under a dog. Over unrelated families the prompt's family
         # alone names the target (an instrument among foley), which real mixtures ("the piano, not the guitar")
@@ -185,8 +188,8 @@ class MixtureSampler:
                 return label
         raise RuntimeError(f"no {'ambience' if texture else 'label'} unrelated to {taken} after 200 draws")
 
-    def _clip(self, label: str, rng: np.random.Generator) -> Clip:
-        clips = self.by_label[label]
+    def _clip(self, label: str, rng: np.random.Generator, texture: bool = False) -> Clip:
+        clips = self.beds[label] if texture else self.by_label[label]
         return clips[rng.integers(len(clips))]
 
     def place(self, clip: Clip, rng: np.random.Generator) -> np.ndarray:
@@ -215,9 +218,9 @@ class MixtureSampler:
             pos += clip.length + int(rng.integers(t // 16, t // 2))
         return out
 
-    def _active_source(self, label: str, rng: np.random.Generator) -> np.ndarray:
+    def _active_source(self, label: str, rng: np.random.Generator, texture: bool = False) -> np.ndarray:
         for _ in range(10):  # a random crop of a long recording can land in a near-silent stretch
-            wav = self.place(self._clip(label, rng), rng)
+            wav = self.place(self._clip(label, rng, texture), rng)
             if frame_activity(wav, self.activity_hop).mean() > 0.05:
                 break
         return augment_source(wav, rng, self.corpus.sample_rate, self.augment)
@@ -249,7 +252,8 @@ class MixtureSampler:
             hard = i == 1 and same_family and self.family_of[labels[0]] in self.same_family_families
             family = self.family_of[labels[0]] if hard else None
             labels.append(self._unrelated_label(rng, labels, texture=i == texture_slot, family=family))
-        sources = np.stack([self._active_source(label, rng) for label in labels])  # [S, T]
+        sources = np.stack([self._active_source(label, rng, texture=i == texture_slot)
+                            for i, label in enumerate(labels)])  # [S, T]
         drawn_absent = bool(rng.random() < self.absent_prob)
         absent = drawn_absent if absent is None else absent
         if absent:
