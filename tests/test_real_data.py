@@ -391,6 +391,11 @@ def test_paired_gain_interval_excludes_zero_only_for_a_real_gain():
     n = paired_gain(base, noisy)["all"]
     assert n["low"] < 0 < n["high"] and n["high"] - n["low"] < 1.0
     assert paired_gain(base, better[:10])["all"]["items"] == 10  # only the items both scored
+    # one fragile item's collapse drags the mean below 0 while most items gained: the median and share say so
+    one_collapse = [{**r, "sdri_a": r["sdri_a"] + (-80.0 if i == 0 else 0.4)} for i, r in enumerate(base)]
+    c = paired_gain(base, one_collapse)["all"]
+    assert c["gain"] < 0 < c["median"] and c["better"] == pytest.approx(79 / 80)
+    assert g["all"]["median"] == pytest.approx(0.75) and n["better"] < 1
 
 
 def test_benchmark_compares_saved_runs_item_by_item(bench_dir, corpus, tmp_path):
