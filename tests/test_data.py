@@ -11,6 +11,7 @@ import soundfile as sf
 
 from lasso import load_validation_set
 from lasso.metrics import frame_activity
+from tests.conftest import memory_corpus
 from train.data.corpus import Clip, Corpus, build_corpus, default_shared_dir, recording_id
 from train.data.debian import _extra_renders, drum_label, fetch_debian_sources, license_for
 from train.data.labels import clean_label, related
@@ -377,12 +378,8 @@ def test_textures_are_beds_not_one_shots_of_an_ambience_label():
     rows = [("rain", bed, 3 * sr), ("city traffic", bed, 3 * sr)]
     rows += [(label, "github:AntumMT", sr // 10) for label in ("rain", "rain", "city traffic", "dog barking",
                                                                 "door slam", "car horn", "glass breaking")]
-    clips, chunks, offset = [], [], 0
-    for i, (label, source, n) in enumerate(rows):
-        chunks.append((rng.uniform(-0.5, 0.5, n) * 32767).astype(np.int16))
-        clips.append(Clip(i, f"{i}.wav", label, source, f"r{i}", "CC0-1.0", "train", offset, n, "extra"))
-        offset += n
-    corpus = Corpus(Path("."), sr, clips, np.concatenate(chunks))
+    corpus = memory_corpus(Path("."), sr, [(label, source, rng.uniform(-0.5, 0.5, n), "train", "extra")
+                                           for label, source, n in rows])
     sampler = MixtureSampler(corpus, "train", segment_seconds=1.0, num_sources=(2, 2), absent_prob=0.0,
                              texture_prob=1.0, augment=None)
     assert sampler.textures == ["city traffic", "rain"]

@@ -11,7 +11,8 @@ import pytest
 
 from evaluate.evaluate import SYSTEMS, evaluate, run_evaluation, score
 from lasso import Separator, ValItem
-from train.data.corpus import SHARED_ORIGIN, Clip, Corpus
+from tests.conftest import memory_corpus
+from train.data.corpus import SHARED_ORIGIN, Corpus
 from train.data.validation import write_validation_set
 
 SR = 16000
@@ -101,14 +102,8 @@ def _tiny_corpus(root: Path) -> Corpus:
     """Five 1.5 s validation clips with unrelated labels, held in memory like a built corpus."""
     rng = np.random.default_rng(0)
     kinds = {"dog barking": "noise", "church bell": "tone", "rain": "noise", "violin": "chirp", "car horn": "tone"}
-    clips, chunks, offset = [], [], 0
-    for i, (label, kind) in enumerate(kinds.items()):
-        wav = _source(kind, 1.5, rng) * (1 + i / 5)
-        chunks.append(np.round(wav * 32767).astype(np.int16))
-        clips.append(Clip(i, f"synthetic/{i}.wav", label, "test", f"test:{i}", "CC0", "val", offset, len(wav),
-                          SHARED_ORIGIN))
-        offset += len(wav)
-    return Corpus(root, SR, clips, np.concatenate(chunks))
+    return memory_corpus(root, SR, [(label, "test", _source(kind, 1.5, rng) * (1 + i / 5), "val", SHARED_ORIGIN)
+                                    for i, (label, kind) in enumerate(kinds.items())])
 
 
 def test_python_m_evaluate_end_to_end(tmp_path) -> None:
