@@ -7,6 +7,7 @@
     python benchmarks/real_world.py --labels dog rain --checkpoint runs/holdout/step006000.pt  # data.holdout_labels
     python benchmarks/real_world.py --candidates 1 8 --judge lasso/weights/lasso-judge.pt --judge runs/judge/judge.pt
     python benchmarks/real_world.py --no-baseline --rows out/v5.json --rows out/rw5.json  # compare saved runs
+    python benchmarks/real_world.py --solo --plots out/rw_plots  # does each source alone answer only to its name?
 
 Builds the set once from the corpus's `test` split (`python -m train.prepare_data` makes the corpus) into
 data/real_world, then scores the shipped model (the baseline) and each --checkpoint on it: per kind (environmental
@@ -14,7 +15,9 @@ pairs at 0 dB, speech over everyday sounds, an instrument over music), SDRi of e
 oracle ideal ratio mask and the unprocessed mixture of the same items, and the prompt-swap distance; then SDRi of
 one-shot and of continuous targets and of each instrument asked for, and each model's gain over the first one with
 a 95 % bootstrap interval over items; with --candidates above 1, how far the judge's picks are from the best of its
-candidates. This, not the validation set, decides whether a checkpoint ships.
+candidates. This, not the validation set, decides whether a checkpoint ships. With --solo, each source is also
+played alone and asked for by its own name and its partner's (and, for a kind with at most SOLO_NAMES names, by
+every one of them: a confusion matrix), which tells a sound the model cannot find from one it cannot tell apart.
 """
 
 import argparse
@@ -30,7 +33,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from evaluate.plots import write_real_world_plots  # noqa: E402
+from evaluate.plots import plot_confusion, write_real_world_plots  # noqa: E402
 from evaluate.real_world import (  # noqa: E402
     by_density,
     by_training_count,
@@ -40,12 +43,16 @@ from evaluate.real_world import (  # noqa: E402
     markdown,
     prompts_markdown,
     score,
+    solo_markdown,
+    solo_rows,
     summarize,
 )
 from lasso import BenchmarkItem, Separator, load_real_world, make_variants  # noqa: E402
 from train.data.corpus import Corpus  # noqa: E402
 from train.data.labels import related_to_any  # noqa: E402
 from train.data.real_world import build_real_world, build_zero_shot  # noqa: E402
+
+SOLO_NAMES = 8  # a kind asked for by at most this many names (music: 4) gets the full confusion matrix
 
 
 def naming(items: list[BenchmarkItem], labels: list[str]) -> list[BenchmarkItem]:
@@ -79,6 +86,10 @@ def get_parser() -> argparse.ArgumentParser:
                    help="candidate judge file to rerank with when a --candidates value is above 1 (repeatable, each "
                         "a row per model; default: the shipped lasso/weights/lasso-judge.pt)")
     p.add_argument("--predict-spans", action="store_true", help="also score each model with predict_spans=true")
+    p.add_argument("--solo", action="store_true",
+                   help="also play each source alone and ask for it by its own name, its partner's and (for music) "
+                        "every instrument's: kept and leaked energy per kind and a confusion matrix; about 2.5x the "
+                        "benchmark's time")
     p.add_argument("--rows", action="append", default=[],
                    help="a --json file of an earlier run: its models join this run's tables, unscored (repeatable; "
                         "the set and its scoring are deterministic, so runs compare item by item)")
@@ -101,16 +112,23 @@ def main(argv: list[str] | None = None) -> None:
         if not items:
             sys.exit(f"no item of {set_dir} names {args.labels} or a related label")
     systems = ([] if args.no_baseline else [("shipped", None)]) + [(c, c) for c in args.checkpoint]
-    summaries, rows = {}, {}
+    summaries, rows, solo = {}, {}, {}
     ids = {it.id for it in items}
+    prompts = {kind: sorted({p for it in items if it.kind == kind for p in (it.prompt_a, it.prompt_b)})
+               for kind in {it.kind for it in items}}
+    matrix_names = {kind: names for kind, names in sorted(prompts.items()) if len(names) <= SOLO_NAMES}
     for path in args.rows:
-        for name, saved in json.loads(Path(path).read_text())["rows"].items():
+        saved_run = json.loads(Path(path).read_text())
+        for name, saved in saved_run["rows"].items():
+            saved_solo = saved_run.get("solo", {}).get(name)
             if name in rows:  # the same checkpoint scored twice (e.g. k = 1 and k = 8): keep both, named by file
                 name = f"{name} ({Path(path).name})"
             rows[name] = [r for r in saved if r["id"] in ids]
             if not rows[name]:
                 sys.exit(f"{path}: {name} scored none of these {len(items)} items (another set, or other --kinds)")
             summaries[name] = summarize(rows[name])
+            if saved_solo:
+                solo[name] = [r for r in saved_solo if r["id"] in ids]
     judges = args.judge or [None]  # None: the shipped judge; a judge only matters where candidates are reranked
     variants = [({"acceleration": a, "reranking_candidates": k}, j,
                  f"{a}, k={k}" + (f", judge {j}" if len(judges) > 1 and k > 1 else ""))
@@ -131,6 +149,9 @@ def main(argv: list[str] | None = None) -> None:
                                **options)
             summaries[name] = summarize(rows[name])
             print(f"{name}: {len(items)} items x 2 prompts in {time.perf_counter() - start:.0f} s")
+            if args.solo:
+                solo[name] = solo_rows(separator, items, matrix_names, progress=lambda xs, n=name: tqdm(
+                    xs, desc=f"{n}, sources alone", unit="item"), **options)
     if not rows:
         sys.exit("nothing to score: give --checkpoint or --rows, or drop --no-baseline")
     print(markdown(summaries))
@@ -149,10 +170,18 @@ def main(argv: list[str] | None = None) -> None:
         counts = Counter(c.label for c in Corpus.load(args.corpus_dir).clips("train"))
         print("\nSDRi by how many training clips carry the prompted label:\n"
               f"{groups_markdown(rows, lambda rs: by_training_count(rs, counts))}")
+    if solo:
+        print(f"\nEach source alone, asked for by its own name and by others' (answer energy / source energy, median):"
+              f"\n{solo_markdown(solo, list(matrix_names))}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"summaries": summaries, "rows": rows}, indent=1))
+        Path(args.json).write_text(json.dumps({"summaries": summaries, "rows": rows, "solo": solo}, indent=1))
     if args.plots:
-        print("plots:", *write_real_world_plots(summaries, rows, args.plots), sep="\n  ")
+        paths = write_real_world_plots(summaries, rows, args.plots)
+        paths += [plot_confusion(solo_rows_, kind, Path(args.plots) / f"solo_confusion_{i}_{kind}.png",
+                                 f"{name}: each {kind} source alone, asked for by each name")
+                  for i, (name, solo_rows_) in enumerate(solo.items()) for kind in matrix_names
+                  if any(r["kind"] == kind for r in solo_rows_)]
+        print("plots:", *paths, sep="\n  ")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Evaluation plots: per-class SDRi (model vs its oracle) and SDRi against the input SNR on the validation set;
-per-kind SDRi of several models and per-prompt SDRi on the real-world benchmark.
+per-kind SDRi of several models, per-prompt SDRi and the solo confusion matrix on the real-world benchmark.
 
 `matplotlib.figure.Figure` is used directly instead of pyplot: no global backend or figure state, so plotting
 works headless and inside a long-running process without leaking figures.
@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from evaluate.real_world import by_prompt
+from evaluate.real_world import by_prompt, confusion
 
 _COLORS = {"model": "tab:blue", "oracle_irm": "tab:gray"}
 
@@ -115,3 +115,23 @@ def write_real_world_plots(summaries: dict[str, dict[str, dict[str, float]]], ro
                 paths.append(plot_real_world_prompts(by_prompt(rows[name], kind), path,
                                                      f"{name}, {kind}: SDRi per prompted class (sources)"))
     return paths
+
+
+def plot_confusion(rows: list[dict[str, Any]], kind: str, path: str | Path, title: str) -> Path:
+    """Heat map of `confusion`: each source alone (rows) asked for by each name (columns). A model that follows the
+    prompt is bright on the diagonal and dark elsewhere; a bright column is a name that returns any sound."""
+    matrix = confusion(rows, kind)
+    sources = list(matrix)
+    asked = sorted({a for by in matrix.values() for a in by})
+    values = np.array([[matrix[s].get(a, np.nan) for a in asked] for s in sources])
+    fig = Figure(figsize=(2.5 + 1.3 * len(asked), 1.8 + 0.5 * len(sources)), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(np.clip(values, -40, 0), vmin=-40, vmax=0, cmap="viridis")
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, f"{v:+.1f}", ha="center", va="center", color="white" if v < -20 else "black", fontsize=8)
+    ax.set_xticks(range(len(asked)), [f"asked '{a}'" for a in asked], rotation=20, ha="right", fontsize=8)
+    ax.set_yticks(range(len(sources)), [f"{s} alone" for s in sources], fontsize=8)
+    fig.colorbar(image, ax=ax, label="answer energy / source energy (dB, median)")
+    ax.set_title(title, fontsize=9)
+    fig.savefig(path, dpi=110)
+    return Path(path)

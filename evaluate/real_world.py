@@ -9,6 +9,8 @@ sound twice (very negative). Each answer's energy and its residual's, relative t
 when it did: an answer near silence means the model judged the sound absent, a residual near silence means it
 returned everything, and two audible answers that barely differ mean it ignored the prompt (the mean swap distance
 in dB is dominated by these items, so their share says more than the mean does).
+
+`solo_rows` asks the same question without a mixture: each source alone, under its own name and under others'.
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -100,6 +102,84 @@ def _same_share(rows: Sequence[dict[str, Any]]) -> float:
     """Share of the items whose two answers are both audible and yet the same sound (the prompt was ignored)."""
     return float(np.mean([r["swap_db"] < SAME_ANSWER_DB and min(r["answer_db_a"], r["answer_db_b"]) >= NEAR_SILENT_DB
                           for r in rows]))
+
+
+SOLO_KEPT_DB = -3.0  # a source alone, asked for by its own name, must come back with at least half its energy...
+SOLO_LEAK_DB = -20.0  # ...and asked for by another sound's name, at least this far below itself: told apart
+
+
+def solo_rows(separator: Separator, items: Sequence[BenchmarkItem], names: Mapping[str, Sequence[str]] | None = None,
+              progress: Callable[[Iterable], Iterable] = iter, **options: Any) -> list[dict[str, Any]]:
+    """Each source of each item played alone and asked for by its own name, by its partner's name and by every name
+    `names` lists for the item's kind: one row per answer, its energy relative to the source in dB (0: all of it,
+    very negative: silence).
+
+    In a mixture a prompt-blind answer can still score, when the salient sound happens to be the one asked for, and a
+    poor SDRi does not say whether the model could not find the sound or could not tell it from its neighbour. Alone,
+    there is nothing to separate: a source asked for by its own name must come back whole and by another sound's
+    name silent (v6 returns a saxophone whole when asked for a piano)."""
+    names = names or {}
+    rows = []
+    for item in progress(items):
+        for own, partner, source in ((item.prompt_a, item.prompt_b, item.a), (item.prompt_b, item.prompt_a, item.b)):
+            if not np.any(source):
+                continue
+            for asked in dict.fromkeys([own, partner, *names.get(item.kind, ())]):
+                answer = separator.separate(source, item.sample_rate, asked, **options).target
+                role = "own" if asked == own else "partner" if asked == partner else "other"
+                rows.append({"id": item.id, "kind": item.kind, "source": own, "asked": asked, "role": role,
+                             "answer_db": energy_db(answer, source)})
+    return rows
+
+
+def solo_summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per kind (and `all`): median energy kept under the source's own name and leaked under its partner's, and the
+    share of sources told apart (kept above SOLO_KEPT_DB and leaked below SOLO_LEAK_DB)."""
+    out = {}
+    for kind in _kinds(rows):
+        answers: dict[tuple[str, str], dict[str, float]] = {}
+        for r in rows:
+            if kind in ("all", r["kind"]) and r["role"] != "other":
+                answers.setdefault((r["id"], r["source"]), {})[r["role"]] = r["answer_db"]
+        pairs = [a for a in answers.values() if len(a) == 2]
+        if pairs:
+            kept, leaked = (np.array([a[role] for a in pairs]) for role in ("own", "partner"))
+            out[kind] = {"sources": len(pairs), "kept": float(np.median(kept)), "leaked": float(np.median(leaked)),
+                         "apart": float(np.mean((kept > SOLO_KEPT_DB) & (leaked < SOLO_LEAK_DB)))}
+    return out
+
+
+def confusion(rows: Sequence[dict[str, Any]], kind: str) -> dict[str, dict[str, float]]:
+    """For one kind: per source label, per name asked, the median energy of the answer (rows of `solo_rows`). A
+    model that follows the prompt has 0 dB on the diagonal and silence elsewhere."""
+    acc: dict[str, dict[str, list[float]]] = {}
+    for r in rows:
+        if r["kind"] == kind:
+            acc.setdefault(r["source"], {}).setdefault(r["asked"], []).append(r["answer_db"])
+    return {src: {asked: float(np.median(v)) for asked, v in sorted(by.items())} for src, by in sorted(acc.items())}
+
+
+def solo_markdown(solo_by_system: Mapping[str, Sequence[dict[str, Any]]], kinds: Sequence[str] = ()) -> str:
+    """`solo_summary` per system and kind, then the `confusion` of each of `kinds` per system."""
+    lines = [f"| model | kind | sources | kept under its own name | leaked under its partner's | told apart "
+             f"(kept > {SOLO_KEPT_DB:.0f} dB, leaked < {SOLO_LEAK_DB:.0f} dB) |", "|" + " --- |" * 6]
+    for name, rows in solo_by_system.items():
+        for k, s in solo_summary(rows).items():
+            lines.append(f"| {name} | {k} | {s['sources']} | {s['kept']:+.1f} dB | {s['leaked']:+.1f} dB | "
+                         f"{s['apart']:.0%} |")
+    for name, rows in solo_by_system.items():
+        for kind in kinds:
+            matrix = confusion(rows, kind)
+            if not matrix:
+                continue
+            asked = sorted({a for by in matrix.values() for a in by})
+            lines += ["", f"| {name}: {kind} source alone (sources) | "
+                      + " | ".join(f"asked '{a}'" for a in asked) + " |", "|" + " --- |" * (len(asked) + 1)]
+            for src, by in matrix.items():
+                n = sum(r["kind"] == kind and r["source"] == src and r["role"] == "own" for r in rows)
+                lines.append(f"| {src} ({n}) | " + " | ".join(f"{by[a]:+.1f} dB" if a in by else "–" for a in asked)
+                             + " |")
+    return "\n".join(lines)
 
 
 def rerank_headroom(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from evaluate.real_world import (
     by_density,
     by_prompt,
     by_training_count,
+    confusion,
     groups_markdown,
     headroom_markdown,
     markdown,
@@ -25,10 +27,13 @@ from evaluate.real_world import (
     prompts_markdown,
     rerank_headroom,
     score_item,
+    solo_markdown,
+    solo_rows,
+    solo_summary,
     summarize,
     swap_distance_db,
 )
-from lasso import KINDS, Separator, load_real_world
+from lasso import KINDS, BenchmarkItem, Separator, load_real_world
 from train.clone_sources import clone_all
 from train.data.augment import AugmentConfig, add_reverb, augment_source, band_limit, change_speed, lossy_codec
 from train.data.corpus import Corpus, build_corpus, default_shared_dir
@@ -402,16 +407,23 @@ def test_benchmark_compares_saved_runs_item_by_item(bench_dir, corpus, tmp_path)
     """`--rows` puts earlier runs' JSON beside each other without scoring again, with the paired gain table."""
     script = [sys.executable, "benchmarks/real_world.py", "--no-baseline", "--set-dir", str(bench_dir),
               "--corpus-dir", str(corpus.root), "--threads", "1"]
-    proc = subprocess.run([*script, "--checkpoint", "debug", "--json", str(tmp_path / "a.json")],
+    proc = subprocess.run([*script, "--checkpoint", "debug", "--solo", "--json", str(tmp_path / "a.json"),
+                           "--plots", str(tmp_path / "plots")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     saved = json.loads((tmp_path / "a.json").read_text())
+    solo = saved["solo"]["debug"]
+    assert sum(r["role"] == "own" for r in solo) == sum(r["role"] == "partner" for r in solo) == 20  # 10 pairs
+    assert "| debug | all | 20 |" in proc.stdout
+    assert "| debug: speech source alone (sources) |" in proc.stdout  # 4 items: few enough names for a matrix
+    assert (tmp_path / "plots" / "solo_confusion_0_speech.png").stat().st_size > 5000
     rows = [{**r, "sdri_a": r["sdri_a"] + 2.0, "sdri_b": r["sdri_b"] + 2.0} for r in saved["rows"]["debug"]]
     (tmp_path / "b.json").write_text(json.dumps({"summaries": {}, "rows": {"later": rows}}))
     proc = subprocess.run([*script, "--rows", str(tmp_path / "a.json"), "--rows", str(tmp_path / "b.json")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Gain over debug" in proc.stdout
+    assert "Each source alone" in proc.stdout  # a saved run's solo answers come back with its rows
     assert f"| later | all | {len(rows)} | +2.00 dB | +2.00 to +2.00 dB |" in proc.stdout
     (tmp_path / "d.json").write_text(json.dumps({"summaries": {}, "rows": {"debug": rows}}))  # same name again
     proc = subprocess.run([*script, "--rows", str(tmp_path / "a.json"), "--rows", str(tmp_path / "d.json")],
@@ -466,3 +478,42 @@ def test_by_prompt_pools_both_sides_per_class():
     table = prompts_markdown({"v": rows}, "env_pairs")
     assert "| v | dog | 1 | 4.00 | 20.00 |" in table and "| v | rain | 1 | 1.00 | 10.00 |" in table
     assert prompts_markdown({"v": rows}, "music") == ""  # no item of that kind: no table
+
+
+def test_solo_sources_tell_a_model_that_follows_the_prompt_from_one_that_returns_any_sound():
+    """Each source alone: a model that follows the prompt returns it whole under its own name and silence under any
+    other; a prompt-blind one returns it whole under every name, which no mixture's SDRi shows as plainly."""
+    rng = np.random.default_rng(3)
+    sound = {name: rng.standard_normal(SR).astype(np.float32) for name in ("piano", "saxophone", "dog", "rain")}
+    items = [BenchmarkItem("m0", "music", sound["piano"] + sound["saxophone"], sound["piano"], sound["saxophone"],
+                           "piano", "saxophone", 0.0, SR),
+             BenchmarkItem("e0", "env_pairs", sound["dog"] + sound["rain"], sound["dog"], sound["rain"], "dog", "rain",
+                           0.0, SR),
+             BenchmarkItem("e1", "env_pairs", sound["dog"], sound["dog"], np.zeros(SR, np.float32), "dog", "rain",
+                           0.0, SR)]  # a silent source has nothing to keep: skipped
+
+    class Follows:
+        def separate(self, audio, sample_rate, prompt, **options):
+            return SimpleNamespace(target=audio if np.array_equal(audio, sound[prompt]) else np.zeros_like(audio))
+
+    class Blind:
+        def separate(self, audio, sample_rate, prompt, **options):
+            return SimpleNamespace(target=audio)
+
+    names = {"music": ["piano", "saxophone", "electric guitar"]}
+    sound["electric guitar"] = rng.standard_normal(SR).astype(np.float32)
+    good, blind = solo_rows(Follows(), items, names), solo_rows(Blind(), items, names)
+    assert len(good) == 2 * 3 + 3 * 2  # music sources by all three names, environmental ones by own and partner's
+    assert {r["role"] for r in good if r["asked"] == "electric guitar"} == {"other"}
+    g, b = solo_summary(good), solo_summary(blind)
+    assert g["all"]["sources"] == 5 and g["music"]["sources"] == 2
+    assert g["all"]["kept"] == pytest.approx(0.0, abs=1e-6) and g["all"]["leaked"] < -100 and g["all"]["apart"] == 1
+    assert b["all"]["leaked"] == pytest.approx(0.0, abs=1e-6) and b["all"]["apart"] == 0
+    matrix = confusion(good, "music")
+    assert matrix["piano"]["piano"] == pytest.approx(0.0, abs=1e-6) and matrix["piano"]["saxophone"] < -100
+    assert matrix["saxophone"]["electric guitar"] < -100 and set(matrix) == {"piano", "saxophone"}
+    table = solo_markdown({"follows": good, "blind": blind}, ["music"])
+    assert "| blind | music | 2 | +0.0 dB | +0.0 dB | 0% |" in table
+    header = "| blind: music source alone (sources) | asked 'electric guitar' | asked 'piano' | asked 'saxophone' |"
+    assert header in table
+    assert "| piano (1) | +0.0 dB | +0.0 dB | +0.0 dB |" in table
