@@ -87,9 +87,9 @@ def get_parser() -> argparse.ArgumentParser:
                         "a row per model; default: the shipped lasso/weights/lasso-judge.pt)")
     p.add_argument("--predict-spans", action="store_true", help="also score each model with predict_spans=true")
     p.add_argument("--solo", action="store_true",
-                   help="also play each source alone and ask for it by its own name, its partner's and (for music) "
-                        "every instrument's: kept and leaked energy per kind and a confusion matrix; about 2.5x the "
-                        "benchmark's time")
+                   help="also play each source alone and ask for it by its own name, its partner's and, for a kind "
+                        f"with at most {SOLO_NAMES} names (music), every one: kept and leaked energy per kind and a "
+                        "confusion matrix; takes 2-3 times as long again as the scoring itself")
     p.add_argument("--rows", action="append", default=[],
                    help="a --json file of an earlier run: its models join this run's tables, unscored (repeatable; "
                         "the set and its scoring are deterministic, so runs compare item by item)")
