@@ -105,7 +105,7 @@ def _same_share(rows: Sequence[dict[str, Any]]) -> float:
 
 
 SOLO_KEPT_DB = -3.0  # a source alone, asked for by its own name, must come back with at least half its energy...
-SOLO_LEAK_DB = -20.0  # ...and asked for by another sound's name, at least this far below itself: told apart
+SOLO_LEAK_DB = NEAR_SILENT_DB  # ...and asked for by another sound's name, near silence (below itself): told apart
 
 
 def solo_rows(separator: Separator, items: Sequence[BenchmarkItem], names: Mapping[str, Sequence[str]] | None = None,
