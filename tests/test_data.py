@@ -171,6 +171,22 @@ def test_family_weights_steer_the_draw(corpus):
         MixtureSampler(corpus, "train", family_weights=dict.fromkeys(DEFAULT_FAMILY_WEIGHTS, 0.0))
 
 
+def test_source_shares_count_clips_by_pack_not_labels_by_family():
+    """"dog" is drawn under animals, but one of its two clips is a Berklee one-off: half of its draws play Berklee
+    audio. source_shares says so, which the family weights alone do not."""
+    pets, berklee, rng = "github:runsy/petz@48a3df7", "olpc_berklee", np.random.default_rng(0)
+    rows = [("dog", pets), ("dog", berklee), ("cat meowing", pets), ("horse neighing", pets), ("bell", berklee),
+            ("whistle", berklee)]
+    corpus = memory_corpus(Path("."), 8000, [(label, source, rng.uniform(-0.5, 0.5, 8000), "train", "extra")
+                                             for label, source in rows])
+    sampler = MixtureSampler(corpus, "train", segment_seconds=0.5, family_weights={"animals": 1.0, "berklee": 1.0})
+    assert sampler.family_of["dog"] == "animals"
+    shares = sampler.source_shares()
+    assert shares.keys() == {"animals", "berklee"}
+    assert shares["animals"] == pytest.approx(2.5 / 6)  # three animal labels of 1/6 each, dog's half elsewhere
+    assert shares["berklee"] == pytest.approx(0.5 + 0.5 / 6)
+
+
 def test_label_family_is_what_the_sound_is_not_where_its_first_clip_came_from():
     """A label found in a catch-all pack (Berklee, foley) and in a source that says what it is goes to the latter,
     whichever clip comes first, so "piano" is drawn as music and not as one of Berklee's many one-off labels."""

@@ -115,6 +115,9 @@ def train(cfg: DictConfig, run_dir: Path) -> Path:
                              holdout_labels=list(d.holdout_labels), same_family_prob=d.same_family_prob,
                              same_family_families=list(d.same_family_families),
                              absent_family_prob=d.absent_family_prob)
+    if main:
+        shares = ", ".join(f"{family} {share:.0%}" for family, share in sampler.source_shares().items())
+        print(f"targets drawn by source: {shares}")
     loader = iter(DataLoader(MixtureDataset(sampler, both_sides=d.both_sides), batch_size=o.batch_size,
                              num_workers=cfg.workers, persistent_workers=cfg.workers > 0))
     val_items = load_validation_set(Path(d.val_dir))[: cfg.val_items] if main else []

@@ -173,6 +173,20 @@ class MixtureSampler:
         if len(self.labels) < self.num_sources[1] + 1:
             raise ValueError(f"split {split!r} has {len(self.labels)} labels; need more than {self.num_sources[1]}")
 
+    def source_shares(self) -> dict[str, float]:
+        """Expected share of targets whose clip comes from each source family (the packs: speech, ambience...).
+
+        `family_weights` weigh label families, and a label's clips can come from other packs ("dog" is drawn
+        under animals, with Berklee clips among its pet recordings), so moving labels between families changes
+        what the network hears without any weight changing. Printed at the start of training for that reason.
+        """
+        shares: Counter[str] = Counter()
+        for label, p in zip(self.labels, self.label_p, strict=True):
+            clips = self.by_label[label]
+            for clip in clips:
+                shares[source_family(clip.source)] += float(p) / len(clips)
+        return dict(sorted(shares.items()))
+
     def _unrelated_label(self, rng: np.random.Generator, taken: list[str], texture: bool = False,
                          family: str | None = None) -> str:
         """A label related to none of `taken`: an ambience if `texture`, else one of `family` if given (falling
