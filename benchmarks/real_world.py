@@ -33,10 +33,12 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from evaluate.plots import plot_confusion, write_real_world_plots  # noqa: E402
+from evaluate.plots import write_confusion_plots, write_real_world_plots  # noqa: E402
 from evaluate.real_world import (  # noqa: E402
+    SOLO_NAMES,
     by_density,
     by_training_count,
+    confusion_names,
     gains_markdown,
     groups_markdown,
     headroom_markdown,
@@ -51,8 +53,6 @@ from lasso import BenchmarkItem, Separator, load_real_world, make_variants  # no
 from train.data.corpus import Corpus  # noqa: E402
 from train.data.labels import related_to_any  # noqa: E402
 from train.data.real_world import build_real_world, build_zero_shot  # noqa: E402
-
-SOLO_NAMES = 8  # a kind asked for by at most this many names (music: 4) gets the full confusion matrix
 
 
 def naming(items: list[BenchmarkItem], labels: list[str]) -> list[BenchmarkItem]:
@@ -114,9 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     systems = ([] if args.no_baseline else [("shipped", None)]) + [(c, c) for c in args.checkpoint]
     summaries, rows, solo = {}, {}, {}
     ids = {it.id for it in items}
-    prompts = {kind: sorted({p for it in items if it.kind == kind for p in (it.prompt_a, it.prompt_b)})
-               for kind in {it.kind for it in items}}
-    matrix_names = {kind: names for kind, names in sorted(prompts.items()) if len(names) <= SOLO_NAMES}
+    matrix_names = confusion_names(items)
     for path in args.rows:
         saved_run = json.loads(Path(path).read_text())
         for name, saved in saved_run["rows"].items():
@@ -177,10 +175,7 @@ def main(argv: list[str] | None = None) -> None:
         Path(args.json).write_text(json.dumps({"summaries": summaries, "rows": rows, "solo": solo}, indent=1))
     if args.plots:
         paths = write_real_world_plots(summaries, rows, args.plots)
-        paths += [plot_confusion(solo_rows_, kind, Path(args.plots) / f"solo_confusion_{i}_{kind}.png",
-                                 f"{name}: each {kind} source alone, asked for by each name")
-                  for i, (name, solo_rows_) in enumerate(solo.items()) for kind in matrix_names
-                  if any(r["kind"] == kind for r in solo_rows_)]
+        paths += write_confusion_plots(solo, list(matrix_names), args.plots)
         print("plots:", *paths, sep="\n  ")
 
 

@@ -5,6 +5,7 @@ Only this file reads Hydra config; `evaluate.evaluate` takes a Separator and ite
 call it the same way.
 """
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from tqdm import tqdm
 
 from evaluate import real_world
 from evaluate.evaluate import run_evaluation
-from evaluate.plots import write_real_world_plots
+from evaluate.plots import write_confusion_plots, write_real_world_plots
 from evaluate.report import headline_markdown
 from lasso import Separator, load_real_world, load_validation_set
 
@@ -70,22 +71,32 @@ def main(cfg: DictConfig) -> None:
 
 
 def _real_world(cfg: DictConfig, separator: Separator, out_dir: Path) -> None:
-    """Per-kind SDRi of each source under its own prompt, references and prompt swap; results.json and report.md."""
+    """Per-kind SDRi of each source under its own prompt, references and prompt swap (with `solo`, each source alone
+    too); results.json and report.md."""
     set_dir = Path(to_absolute_path(cfg.real_world_dir))
     if not (set_dir / "index.csv").exists():
         raise SystemExit(f"no benchmark set at {set_dir}: build it with `python benchmarks/real_world.py`")
     items = load_real_world(set_dir)[: cfg.limit]
     rows = real_world.score(separator, items, progress=lambda xs: tqdm(xs, disable=not cfg.progress, unit="item"))
     summary = real_world.summarize(rows)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
     name = str(cfg.checkpoint or "shipped")
+    names = real_world.confusion_names(items)
+    solo = real_world.solo_rows(separator, items, names, progress=lambda xs: tqdm(
+        xs, disable=not cfg.progress, unit="item", desc="sources alone")) if cfg.solo else []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps({"summary": summary, "rows": rows, "solo": solo}, indent=1))
     table = real_world.markdown({name: summary})
-    plots = [p.name for p in write_real_world_plots({name: summary}, {name: rows}, out_dir)]
-    images = "\n".join(f"![{p}]({p})" for p in plots)
+    plots = write_real_world_plots({name: summary}, {name: rows}, out_dir)
     density = real_world.groups_markdown({name: rows}, real_world.by_density)
-    (out_dir / "report.md").write_text(f"# Real-world benchmark\n\n{real_world.__doc__}\n{table}\n\n"
-                                       f"## One-shot and continuous targets\n\n{density}\n\n{images}\n")
+    report = (f"# Real-world benchmark\n\n{real_world.__doc__}\n{table}\n\n"
+              f"## One-shot and continuous targets\n\n{density}\n\n")
+    if solo:
+        plots += write_confusion_plots({name: solo}, list(names), out_dir)
+        solo_table = real_world.solo_markdown({name: solo}, list(names))
+        report += (f"## Each source alone, asked for by its own name and by others'\n\n"
+                   f"{inspect.getdoc(real_world.solo_rows)}\n\n{solo_table}\n\n")
+    report += "\n".join(f"![{p.name}]({p.name})" for p in plots)
+    (out_dir / "report.md").write_text(report + "\n")
     print(f"{table}\n\nreport: {out_dir / 'report.md'}")
 
 

@@ -5,6 +5,7 @@ per-kind SDRi of several models, per-prompt SDRi and the solo confusion matrix o
 works headless and inside a long-running process without leaking figures.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,13 @@ def plot_confusion(rows: list[dict[str, Any]], kind: str, path: str | Path, titl
     ax.set_title(title, fontsize=9)
     fig.savefig(path, dpi=110)
     return Path(path)
+
+
+def write_confusion_plots(solo: dict[str, list[dict[str, Any]]], kinds: Sequence[str], out_dir: str | Path
+                          ) -> list[Path]:
+    """`plot_confusion` for each system (numbered) and each of `kinds` it answered."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return [plot_confusion(rows, kind, out / f"solo_confusion_{i}_{kind}.png",
+                           f"{name}: each {kind} source alone, asked for by each name")
+            for i, (name, rows) in enumerate(solo.items()) for kind in kinds if any(r["kind"] == kind for r in rows)]

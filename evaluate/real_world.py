@@ -104,8 +104,17 @@ def _same_share(rows: Sequence[dict[str, Any]]) -> float:
                           for r in rows]))
 
 
+SOLO_NAMES = 8  # a kind asked for by at most this many names (music: 4) gets the full confusion matrix
 SOLO_KEPT_DB = -3.0  # a source alone, asked for by its own name, must come back with at least half its energy...
 SOLO_LEAK_DB = NEAR_SILENT_DB  # ...and asked for by another sound's name, near silence (below itself): told apart
+
+
+def confusion_names(items: Sequence[BenchmarkItem]) -> dict[str, list[str]]:
+    """The names of each kind asked for by at most SOLO_NAMES names: every source of such a kind is also asked for by
+    each of them (the confusion matrix). Environmental pairs have hundreds of names; a matrix would be mostly empty."""
+    prompts = {kind: sorted({p for it in items if it.kind == kind for p in (it.prompt_a, it.prompt_b)})
+               for kind in {it.kind for it in items}}
+    return {kind: names for kind, names in sorted(prompts.items()) if len(names) <= SOLO_NAMES}
 
 
 def solo_rows(separator: Separator, items: Sequence[BenchmarkItem], names: Mapping[str, Sequence[str]] | None = None,

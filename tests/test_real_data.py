@@ -338,17 +338,24 @@ def test_scoring_references(bench):
 
 
 def test_evaluate_cli_scores_the_benchmark(bench_dir, tmp_path):
+    """The Hydra route gives what the benchmark script gives: the table, the plots and, with solo=true, each source
+    alone under every name of its kind (the two items' names) with its confusion matrix."""
     out = tmp_path / "eval"
     proc = subprocess.run([sys.executable, "-m", "evaluate", "set=real_world", "checkpoint=debug", "limit=2",
-                           f"real_world_dir={bench_dir}", f"out_dir={out}", f"hydra.run.dir={tmp_path / 'hydra'}",
-                           "progress=false", "device=cpu"],
+                           "solo=true", f"real_world_dir={bench_dir}", f"out_dir={out}",
+                           f"hydra.run.dir={tmp_path / 'hydra'}", "progress=false", "device=cpu"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "| debug | env_pairs | 2 |" in proc.stdout
-    assert json.loads((out / "results.json").read_text())["summary"]["all"]["items"] == 2
+    results = json.loads((out / "results.json").read_text())
+    assert results["summary"]["all"]["items"] == 2
+    names = {p for it in load_real_world(bench_dir)[:2] for p in (it.prompt_a, it.prompt_b)}
+    assert {r["asked"] for r in results["solo"]} == names
+    assert len(results["solo"]) == 4 * len(names)  # 4 sources, each asked for by every name of the two items
     report = (out / "report.md").read_text()
     assert "| debug | env_pairs | " in report.split("## One-shot and continuous targets")[1]
-    for png in ("sdri_per_kind.png", "sdri_per_prompt_env_pairs.png"):
+    assert "| debug | env_pairs | 4 |" in report.split("## Each source alone")[1]
+    for png in ("sdri_per_kind.png", "sdri_per_prompt_env_pairs.png", "solo_confusion_0_env_pairs.png"):
         assert (out / png).stat().st_size > 5000 and f"]({png})" in report
 
 
