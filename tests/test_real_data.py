@@ -298,6 +298,25 @@ def test_judge_learns_from_benchmark_style_pairs_of_val_recordings(corpus, tmp_p
     assert (tmp_path / "judge" / "judge.pt").exists()
 
 
+def test_dev_set_draws_the_benchmark_protocol_from_val_recordings(corpus, tmp_path):
+    """`benchmarks/real_world.py --dev` scores pairs of val-split recordings, so snapshots, means and soups are chosen
+    on recordings the benchmark never scores; the benchmark itself stays drawn from the test split."""
+    import importlib
+
+    ensure_set = importlib.import_module("benchmarks.real_world").ensure_set
+    sizes = {"n_env": 4, "n_speech": 0, "n_music": 0, "seconds": 2.0}
+    dev = load_real_world(ensure_set(tmp_path / "dev", corpus.root, dev=True, **sizes))
+    bench = load_real_world(ensure_set(tmp_path / "bench", corpus.root, **sizes))
+    val_labels, test_labels = ({c.label for c in corpus.clips(split)} for split in ("val", "test"))
+    assert len(dev) == len(bench) == 4
+    assert all({it.prompt_a, it.prompt_b} <= val_labels for it in dev)
+    assert all({it.prompt_a, it.prompt_b} <= test_labels for it in bench)
+    assert not any(np.array_equal(d.mixture, b.mixture) for d in dev for b in bench)
+    (tmp_path / "dev" / "env_pairs_000_mix.wav").unlink()  # built once: an existing set is read, not drawn again
+    assert ensure_set(tmp_path / "dev", corpus.root, dev=True, **sizes) == tmp_path / "dev"
+    assert not (tmp_path / "dev" / "env_pairs_000_mix.wav").exists()
+
+
 def test_zero_shot_pairs_ask_for_names_training_never_saw(corpus, tmp_path):
     items = load_real_world(build_zero_shot(corpus, tmp_path / "zs", n=4, seconds=2.0))
     known = {c.label for c in corpus.clips("train")}
