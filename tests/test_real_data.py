@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -305,7 +306,7 @@ def test_dev_set_draws_the_benchmark_protocol_from_val_recordings(corpus, tmp_pa
 
     ensure_set = importlib.import_module("benchmarks.real_world").ensure_set
     sizes = {"n_env": 4, "n_speech": 0, "n_music": 0, "seconds": 2.0}
-    dev = load_real_world(ensure_set(tmp_path / "dev", corpus.root, dev=True, **sizes))
+    dev = load_real_world(ensure_set(tmp_path / "dev", corpus.root, dev=1, **sizes))
     bench = load_real_world(ensure_set(tmp_path / "bench", corpus.root, **sizes))
     val_labels, test_labels = ({c.label for c in corpus.clips(split)} for split in ("val", "test"))
     assert len(dev) == len(bench) == 4
@@ -313,8 +314,21 @@ def test_dev_set_draws_the_benchmark_protocol_from_val_recordings(corpus, tmp_pa
     assert all({it.prompt_a, it.prompt_b} <= test_labels for it in bench)
     assert not any(np.array_equal(d.mixture, b.mixture) for d in dev for b in bench)
     (tmp_path / "dev" / "env_pairs_000_mix.wav").unlink()  # built once: an existing set is read, not drawn again
-    assert ensure_set(tmp_path / "dev", corpus.root, dev=True, **sizes) == tmp_path / "dev"
+    assert ensure_set(tmp_path / "dev", corpus.root, dev=1, **sizes) == tmp_path / "dev"
     assert not (tmp_path / "dev" / "env_pairs_000_mix.wav").exists()
+
+
+def test_a_larger_dev_set_scales_every_kind_of_the_benchmark(corpus, tmp_path, monkeypatch):
+    """`--dev 3` draws three times the benchmark's items per kind, to resolve gains that 320 items cannot."""
+    import importlib
+
+    module = importlib.import_module("benchmarks.real_world")
+    for kind, count in {"n_env": 2, "n_speech": 0, "n_music": 0}.items():  # the fixture's val split: everyday only
+        monkeypatch.setitem(module.BENCHMARK_SIZES, kind, count)
+    items = load_real_world(module.ensure_set(tmp_path / "dev3", corpus.root, dev=3, seconds=2.0))
+    assert Counter(it.kind for it in items) == {"env_pairs": 6}
+    val_labels = {c.label for c in corpus.clips("val")}
+    assert all({it.prompt_a, it.prompt_b} <= val_labels for it in items)
 
 
 def test_zero_shot_pairs_ask_for_names_training_never_saw(corpus, tmp_path):

@@ -31,6 +31,7 @@ EVERYDAY_FAMILIES = ("foley", "animals", "ambience", "berklee")
 ZERO_SHOT_KIND = "zero_shot_pairs"
 _SPEECH_SOURCES = ("speechocean762",)  # whole read sentences with known speakers: the speech that looks like use
 _BACKING = "rock band music"
+BENCHMARK_SIZES = {"n_env": 160, "n_speech": 80, "n_music": 80}  # items per kind of the benchmark (and of --dev 1)
 
 
 def _excerpt(corpus: Corpus, clip: Clip, n: int, rng: np.random.Generator, hop: int = 128) -> np.ndarray | None:
@@ -82,7 +83,8 @@ def _mix(a: np.ndarray, b: np.ndarray, snr_db: float) -> tuple[np.ndarray, np.nd
     return (mix * g).astype(np.float32), (a * g).astype(np.float32), (b * g).astype(np.float32)
 
 
-def build_real_world(corpus: Corpus, out_dir: str | Path, *, n_env: int = 160, n_speech: int = 80, n_music: int = 80,
+def build_real_world(corpus: Corpus, out_dir: str | Path, *, n_env: int = BENCHMARK_SIZES["n_env"],
+                     n_speech: int = BENCHMARK_SIZES["n_speech"], n_music: int = BENCHMARK_SIZES["n_music"],
                      seconds: float = 5.0, seed: int = 2026, split: str = "test") -> Path:
     """Draw the benchmark from `corpus`'s `split` (test) and write it to `out_dir` (wavs + index.csv); return out_dir.
 
