@@ -89,6 +89,13 @@ def ensure_set(set_dir: str | Path | None, corpus_dir: str | Path, *, dev: int =
     return set_dir
 
 
+def _scale(text: str) -> int:
+    """--dev's SCALE: 0 would silently score the benchmark instead, so only whole numbers from 1 up pass."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"SCALE must be a whole number from 1 up, not {text!r}")
+    return int(text)
+
+
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", action="append", default=[],
@@ -96,12 +103,13 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baseline", action="store_true", help="skip the shipped model (when it is being compared "
                                                                "in another run)")
     p.add_argument("--set-dir", default=None, help="where the benchmark set lives; built if missing (default: "
-                                                   "data/real_world, or data/zero_shot with --zero-shot)")
+                                                   "data/real_world, data/zero_shot with --zero-shot, "
+                                                   "data/real_world_dev[_xSCALE] with --dev)")
     which_set = p.add_mutually_exclusive_group()
     which_set.add_argument("--zero-shot", action="store_true",
                            help="score the zero-shot diagnostic instead: 0 dB pairs of a sound whose class name "
                                 "training never saw (asked for as source a) and a known everyday sound (source b)")
-    which_set.add_argument("--dev", nargs="?", type=int, const=1, default=0, metavar="SCALE",
+    which_set.add_argument("--dev", nargs="?", type=_scale, const=1, default=0, metavar="SCALE",
                            help="score the development set instead: the benchmark's protocol on the val split's "
                                 "recordings (default data/real_world_dev), to choose between checkpoints before the "
                                 "benchmark decides (the shipped judge learnt from val-split pairs too, so judge "
