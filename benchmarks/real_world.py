@@ -15,10 +15,11 @@ data/real_world, then scores the shipped model (the baseline) and each --checkpo
 pairs at 0 dB, speech over everyday sounds, an instrument over music), SDRi of each source under its own prompt, the
 oracle ideal ratio mask and the unprocessed mixture of the same items, and the prompt-swap distance; then SDRi of
 one-shot and of continuous targets and of each instrument asked for, and each model's gain over the first one with
-a 95 % bootstrap interval over items; with --candidates above 1, how far the judge's picks are from the best of its
-candidates. This, not the validation set, decides whether a checkpoint ships. With --solo, each source is also
-played alone and asked for by its own name and its partner's (and, for a kind with at most SOLO_NAMES names, by
-every one of them: a confusion matrix), which tells a sound the model cannot find from one it cannot tell apart.
+a 95 % bootstrap interval over the recordings the items were cut from; with --candidates above 1, how far the
+judge's picks are from the best of its candidates. This, not the validation set, decides whether a checkpoint
+ships. With --solo, each source is also played alone and asked for by its own name and its partner's (and, for a
+kind with at most SOLO_NAMES names, by every one of them: a confusion matrix), which tells a sound the model cannot
+find from one it cannot tell apart.
 
 With --dev the same protocol is drawn from the val split's recordings instead (data/real_world_dev): a development
 set for choosing between snapshots, means and soups. A choice made on the set that then decides the release
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     systems = ([] if args.no_baseline else [("shipped", None)]) + [(c, c) for c in args.checkpoint]
     summaries, rows, solo = {}, {}, {}
     ids = {it.id for it in items}
+    recordings = {it.id: {"recording_a": it.recording_a, "recording_b": it.recording_b} for it in items}
     matrix_names = confusion_names(items)
     for path in args.rows:
         saved_run = json.loads(Path(path).read_text())
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
             saved_solo = saved_run.get("solo", {}).get(name)
             if name in rows:  # the same checkpoint scored twice (e.g. k = 1 and k = 8): keep both, named by file
                 name = f"{name} ({Path(path).name})"
-            rows[name] = [r for r in saved if r["id"] in ids]
+            rows[name] = [{**recordings[r["id"]], **r} for r in saved if r["id"] in ids]  # older runs: no groups
             if not rows[name]:
                 sys.exit(f"{path}: {name} scored none of these {len(items)} items (another set, or other --kinds)")
             summaries[name] = summarize(rows[name])
@@ -197,7 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     print(markdown(summaries))
     if len(rows) > 1:
         base = next(iter(rows))
-        print(f"\nGain over {base}, item by item:\n{gains_markdown(rows, base)}")
+        unit = "recordings" if all(it.recording_a for it in items) else \
+            f"items ({set_dir} predates recording groups: --rebuild it, the same items, for intervals over recordings)"
+        print(f"\nGain over {base}, item by item, 95 % interval over {unit}:\n{gains_markdown(rows, base)}")
     print(f"\nSDRi of one-shot and continuous targets:\n{groups_markdown(rows, by_density)}")
     instruments = prompts_markdown(rows, "music")
     if instruments:

@@ -14,7 +14,7 @@ import soundfile as sf
 __all__ = ["INDEX_FIELDS", "KINDS", "BenchmarkItem", "load_real_world"]
 
 KINDS = ("env_pairs", "speech", "music")  # environmental pairs at 0 dB, speech over everyday sounds, instrument/music
-INDEX_FIELDS = ("id", "kind", "prompt_a", "prompt_b", "snr_db")
+INDEX_FIELDS = ("id", "kind", "prompt_a", "prompt_b", "snr_db", "recording_a", "recording_b")
 
 
 @dataclass
@@ -30,6 +30,10 @@ class BenchmarkItem:
     prompt_b: str
     snr_db: float  # a vs b, whole-excerpt energy
     sample_rate: int
+    # Recording group of each source (the unit the corpus is split by); items cut from one recording succeed or
+    # fail together, so intervals resample recordings. "" in sets written before the groups were recorded.
+    recording_a: str = ""
+    recording_b: str = ""
 
 
 def load_real_world(out_dir: str | Path) -> list[BenchmarkItem]:
@@ -42,5 +46,6 @@ def load_real_world(out_dir: str | Path) -> list[BenchmarkItem]:
             for part in ("mix", "a", "b"):
                 parts[part], sr = sf.read(out_dir / f"{row['id']}_{part}.wav", dtype="float32")
             items.append(BenchmarkItem(row["id"], row["kind"], parts["mix"], parts["a"], parts["b"], row["prompt_a"],
-                                       row["prompt_b"], float(row["snr_db"]), sr))
+                                       row["prompt_b"], float(row["snr_db"]), sr,
+                                       row.get("recording_a", ""), row.get("recording_b", "")))
     return items

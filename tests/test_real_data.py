@@ -264,6 +264,7 @@ def test_benchmark_mixing(bench, corpus):
         assert it.mixture.shape == (2 * SR,) and np.abs(it.mixture).max() <= 0.9 + 1e-6
         assert abs(_db(it.a, it.b) - it.snr_db) < 0.01
         assert {it.prompt_a, it.prompt_b} <= test_labels & known
+        assert {it.recording_a, it.recording_b} <= {c.recording_id for c in corpus.clips("test")}  # for intervals
         if it.kind == "env_pairs":
             assert it.snr_db == 0.0 and not related(it.prompt_a, it.prompt_b)
         else:
@@ -443,6 +444,23 @@ def test_paired_gain_interval_excludes_zero_only_for_a_real_gain():
     assert g["all"]["median"] == pytest.approx(0.75) and n["better"] < 1
 
 
+def test_paired_gain_resamples_recordings_not_items():
+    """Ten items cut from one recording that a fine-tune stops finding are one fact, not ten: the interval over
+    recordings is wider than the one over items, the mean the same."""
+    rng = np.random.default_rng(1)
+    base = [{"id": f"i{i}", "kind": "env_pairs", "sdri_a": float(x), "sdri_b": float(y),
+             "recording_a": f"r{i // 10}" if i < 20 else f"a{i}", "recording_b": f"b{i}"}
+            for i, (x, y) in enumerate(rng.normal(6, 4, size=(80, 2)))]
+    other = [{**r, "sdri_a": r["sdri_a"] + (-6.0 if r["recording_a"] == "r0" else 3.0 if r["recording_a"] == "r1"
+                                            else rng.normal(0, 0.5))} for r in base]
+    by_recording = paired_gain(base, other)["all"]
+    by_item = paired_gain([{k: v for k, v in r.items() if not k.startswith("recording")} for r in base],
+                          [{k: v for k, v in r.items() if not k.startswith("recording")} for r in other])["all"]
+    assert by_recording["recordings"] == 2 + 60 + 80 and by_item["recordings"] == 80  # rows without: their items
+    assert by_recording["gain"] == pytest.approx(by_item["gain"])
+    assert by_recording["high"] - by_recording["low"] > 1.5 * (by_item["high"] - by_item["low"])
+
+
 def test_benchmark_compares_saved_runs_item_by_item(bench_dir, corpus, tmp_path):
     """`--rows` puts earlier runs' JSON beside each other without scoring again, with the paired gain table."""
     script = [sys.executable, "benchmarks/real_world.py", "--no-baseline", "--set-dir", str(bench_dir),
@@ -457,18 +475,22 @@ def test_benchmark_compares_saved_runs_item_by_item(bench_dir, corpus, tmp_path)
     assert "| debug | all | 20 |" in proc.stdout
     assert "| debug: speech source alone (sources) |" in proc.stdout  # 4 items: few enough names for a matrix
     assert (tmp_path / "plots" / "solo_confusion_0_speech.png").stat().st_size > 5000
-    rows = [{**r, "sdri_a": r["sdri_a"] + 2.0, "sdri_b": r["sdri_b"] + 2.0} for r in saved["rows"]["debug"]]
+    recordings = len({r[f"recording_{s}"] for r in saved["rows"]["debug"] for s in "ab"})
+    assert recordings > 1
+    # a run saved before rows carried their recordings gets them from the set, so its interval is over recordings
+    rows = [{**{k: v for k, v in r.items() if not k.startswith("recording")}, "sdri_a": r["sdri_a"] + 2.0,
+             "sdri_b": r["sdri_b"] + 2.0} for r in saved["rows"]["debug"]]
     (tmp_path / "b.json").write_text(json.dumps({"summaries": {}, "rows": {"later": rows}}))
     proc = subprocess.run([*script, "--rows", str(tmp_path / "a.json"), "--rows", str(tmp_path / "b.json")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Gain over debug" in proc.stdout
     assert "Each source alone" in proc.stdout  # a saved run's solo answers come back with its rows
-    assert f"| later | all | {len(rows)} | +2.00 dB | +2.00 to +2.00 dB |" in proc.stdout
+    assert f"| later | all | {len(rows)} | {recordings} | +2.00 dB | +2.00 to +2.00 dB |" in proc.stdout
     (tmp_path / "d.json").write_text(json.dumps({"summaries": {}, "rows": {"debug": rows}}))  # same name again
     proc = subprocess.run([*script, "--rows", str(tmp_path / "a.json"), "--rows", str(tmp_path / "d.json")],
                           capture_output=True, text=True, timeout=300)
-    assert f"| debug (d.json) | all | {len(rows)} | +2.00 dB | +2.00 to +2.00 dB |" in proc.stdout
+    assert f"| debug (d.json) | all | {len(rows)} | {recordings} | +2.00 dB | +2.00 to +2.00 dB |" in proc.stdout
     other_set = [{**r, "id": f"elsewhere_{r['id']}"} for r in rows]
     (tmp_path / "c.json").write_text(json.dumps({"summaries": {}, "rows": {"other set": other_set}}))
     proc = subprocess.run([*script, "--rows", str(tmp_path / "c.json")], capture_output=True, text=True, timeout=300)

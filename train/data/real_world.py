@@ -163,7 +163,8 @@ def _write(corpus: Corpus, out_dir: str | Path, plan: dict, n: int, rng: np.rand
             item_id = f"{kind}_{made:03d}"
             for part, wav in (("mix", mix), ("a", a), ("b", b)):
                 sf.write(out_dir / f"{item_id}_{part}.wav", wav, corpus.sample_rate, subtype="FLOAT")
-            rows.append({"id": item_id, "kind": kind, "prompt_a": ca.label, "prompt_b": cb.label, "snr_db": snr})
+            rows.append({"id": item_id, "kind": kind, "prompt_a": ca.label, "prompt_b": cb.label, "snr_db": snr,
+                         "recording_a": ca.recording_id, "recording_b": cb.recording_id})
             made += 1
     with (out_dir / "index.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=INDEX_FIELDS)
